@@ -1,0 +1,123 @@
+"""The shared vocabulary of every strategy: outcomes, matches, selections, seeds.
+
+A *comparator* is ``async compare(a, b) -> verdict`` over candidate indices, where ``a``
+is the candidate shown first (as "A") and ``b`` the one shown second. The verdict is either
+one of the outcome strings ``"a" | "b" | "tie" | "invalid"`` or any object with a
+``winner`` attribute holding one of them (a judge's rich verdict); strategies keep the
+object in the match record untouched, so reasons and costs reach the trace.
+
+A *scorer* is ``async score(i) -> value`` where value is a float, ``None`` (invalid), or an
+object with a ``value`` attribute holding either.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import networkx as nx
+
+__all__ = [
+    "OUTCOMES",
+    "Comparator",
+    "KeyFunction",
+    "Match",
+    "Outcome",
+    "Scorer",
+    "Selection",
+    "make_rng",
+    "outcome_of",
+    "value_of",
+]
+
+Outcome = Literal["a", "b", "tie", "invalid"]
+OUTCOMES: tuple[str, ...] = ("a", "b", "tie", "invalid")
+
+Comparator = Callable[[int, int], Awaitable[Any]]
+Scorer = Callable[[int], Awaitable[Any]]
+KeyFunction = Callable[[int], Hashable | None]
+
+
+def make_rng(seed: int | random.Random | None) -> random.Random:
+    """Normalise a seed argument to a ``random.Random`` (the one place randomness enters)."""
+    if isinstance(seed, random.Random):
+        return seed
+    return random.Random(seed)
+
+
+def outcome_of(verdict: Any) -> Outcome:
+    """Read the outcome of a comparator's verdict; anything unreadable is ``"invalid"``."""
+    winner = verdict if isinstance(verdict, str) else getattr(verdict, "winner", None)
+    return winner if winner in OUTCOMES else "invalid"
+
+
+def value_of(score: Any) -> float | None:
+    """Read a scorer's value; ``None``, NaN and anything non-numeric are invalid (``None``)."""
+    value = getattr(score, "value", score)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    value = float(value)
+    return None if value != value else value
+
+
+@dataclass(frozen=True)
+class Match:
+    """One pairwise match: ``a`` was shown first, ``b`` second.
+
+    ``outcome`` is relative to that display order. With both orders asked, ``verdicts``
+    holds the verdict for (a, b) and then the one for (b, a), and ``outcome`` is their
+    combination (agreement keeps it, disagreement is a tie, any invalid is invalid).
+    ``winner`` is the winning candidate index, ``None`` for a tie or an invalid verdict.
+    """
+
+    a: int
+    b: int
+    outcome: Outcome
+    round: int
+    verdicts: tuple[Any, ...] = ()
+
+    @property
+    def winner(self) -> int | None:
+        return {"a": self.a, "b": self.b}.get(self.outcome)
+
+    @property
+    def loser(self) -> int | None:
+        return {"a": self.b, "b": self.a}.get(self.outcome)
+
+
+@dataclass
+class Selection:
+    """What a strategy returns.
+
+    - ``winner``: the chosen candidate index (always a valid index, also when every
+      verdict was a tie or invalid; then the strategy's stated fallback decided).
+    - ``ranking``: all indices best first, where the strategy yields a full ranking.
+    - ``scores``: per-candidate numbers behind the ranking (win rate, Copeland score,
+      Bradley-Terry strength, pointwise score, vote count), where there are some.
+    - ``matches``: every match in the order it was decided.
+    - ``comparisons``: number of matches; ``calls``: comparator (or scorer) calls, which
+      is twice the matches when both display orders were asked.
+    - ``rounds``: sequential steps of concurrent work (a bracket needs ceil(log2 n)).
+    - ``ties`` / ``invalid``: matches (or scores) that ended as ties / invalid verdicts.
+    - ``checkpoints``: anytime record ``{k: best after the first k candidates}``.
+    - ``graph``: round-robin results (edge winner -> loser); ``cyclic_triads``: the share of
+      3-cycles among the triads whose three matches were all decisive (``None`` if none).
+    """
+
+    strategy: str
+    n: int
+    winner: int
+    ranking: list[int] | None = None
+    scores: list[float | None] | None = None
+    matches: list[Match] = field(default_factory=list)
+    comparisons: int = 0
+    calls: int = 0
+    rounds: int = 0
+    ties: int = 0
+    invalid: int = 0
+    checkpoints: dict[int, int] | None = None
+    graph: nx.DiGraph | None = None
+    cyclic_triads: float | None = None
+    order: Sequence[int] | None = None
