@@ -1,0 +1,41 @@
+"""The one exception tree of rerank.
+
+::
+
+    RerankError                 anything rerank raises on purpose
+    ├── InputError              a candidate file or row is malformed (names file, line, field)
+    ├── ConfigError             an option, judge spec or strategy name is not usable
+    └── JudgeError              a judge could not produce a verdict at all
+
+The CLI turns every ``RerankError`` into a one-line message and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "InputError", "JudgeError", "RerankError"]
+
+
+class RerankError(Exception):
+    """Base of every error rerank raises on purpose."""
+
+
+class InputError(RerankError):
+    """A malformed input row: the message names the file, the line and the field."""
+
+    def __init__(self, message: str, *, file: str, line: int | None = None,
+                 field: str | None = None) -> None:
+        self.file = file
+        self.line = line
+        self.field = field
+        self.reason = message
+        where = file if line is None else f"{file}:{line}"
+        what = f" field {field!r}:" if field else ""
+        super().__init__(f"{where}:{what} {message}")
+
+
+class ConfigError(RerankError):
+    """An option, a judge spec or a strategy name that cannot be used."""
+
+
+class JudgeError(RerankError):
+    """A judge failed outright (as opposed to returning an invalid verdict)."""

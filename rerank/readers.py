@@ -1,0 +1,325 @@
+"""Readers: candidate files in, :class:`~rerank.items.Item` out, one row at a time.
+
+Three shapes are understood, and detected from the first row of a file:
+
+- JETTS: ``{"query": {"content", "metadata"}, "responses": [{"content", "metadata": {"score"}}]}``
+- simple: ``{"id", "prompt", "candidates": [str | {"text", ...}], "task": {...}, "scores": [...]}``
+- columns: any table ``datasets`` can load (json, jsonl, parquet, csv, or a hub dataset name),
+  read with ``prompt_field`` / ``candidates_field`` (dotted paths reach nested fields).
+
+JSON lines files (optionally gzipped) are parsed here line by line so that an error can
+name its line; other files stream through ``datasets``. Either way memory stays flat in the
+number of rows. A malformed row raises :class:`~rerank.errors.InputError`, or, when an
+``on_invalid`` callback is given, is handed to it and skipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rerank.errors import InputError
+from rerank.items import TASK_KINDS, VISIBLE_RESOURCES, Candidate, Item, Labels, Task
+
+__all__ = ["FORMATS", "Fields", "detect_format", "read_items"]
+
+FORMATS: tuple[str, ...] = ("auto", "jetts", "simple", "columns")
+_JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json.gz", ".ndjson.gz")
+_DATASET_LOADERS = {".parquet": "parquet", ".csv": "csv", ".tsv": "csv", ".json": "json",
+                    ".arrow": "arrow"}
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Where the parts of a row live in the simple and columns formats (dotted paths)."""
+
+    prompt: str = "prompt"
+    candidates: str = "candidates"
+    id: str = "id"
+    scores: str = "scores"
+    task: str = "task"
+
+
+OnInvalid = Callable[[InputError], None]
+
+
+def read_items(
+    source: str | Path,
+    *,
+    format: str = "auto",
+    fields: Fields = Fields(),
+    expose: Iterable[str] = (),
+    task_kind: str | None = None,
+    on_invalid: OnInvalid | None = None,
+    split: str = "train",
+) -> Iterator[Item]:
+    """Yield the items of one file (or hub dataset), validating each row.
+
+    ``expose`` names hidden fields (such as ``reference``) that the caller grants to the
+    judge; ``task_kind`` overrides every row's task kind.
+    """
+    name = str(source)
+    if format not in FORMATS:
+        raise InputError(f"unknown format {format!r} (choose from {', '.join(FORMATS)})",
+                         file=name)
+    if task_kind is not None and task_kind not in TASK_KINDS:
+        raise InputError(f"unknown task kind {task_kind!r} (choose from {', '.join(TASK_KINDS)})",
+                         file=name)
+    rows = _rows(name)
+    parser = _RowParser(name, format, fields, tuple(expose), task_kind)
+    for line, row in rows:
+        try:
+            if isinstance(row, InputError):
+                raise row
+            yield parser.parse(row, line)
+        except InputError as err:
+            if on_invalid is None:
+                raise
+            on_invalid(err)
+
+
+def detect_format(row: Any, fields: Fields = Fields()) -> str:
+    """The format of a row: ``jetts`` or ``simple``/``columns`` (both read by field names)."""
+    if isinstance(row, dict) and "query" in row and "responses" in row:
+        return "jetts"
+    return "simple" if fields == Fields() else "columns"
+
+
+# --- sources -------------------------------------------------------------------------------
+
+
+def _rows(name: str) -> Iterator[tuple[int, dict | InputError]]:
+    path = Path(name)
+    lower = name.lower()
+    if path.exists():
+        if lower.endswith(_JSONL_SUFFIXES) or (lower.endswith(".json") and not _is_json_array(path)):
+            return _jsonl_rows(path)
+        loader = next((v for k, v in _DATASET_LOADERS.items() if lower.endswith(k)), None)
+        if loader is None:
+            return _jsonl_rows(path)  # unknown suffix: JSON lines is our native format
+        return _dataset_rows(name, loader=loader)
+    if "/" in name and not name.startswith((".", "/")) and path.suffix == "":
+        return _dataset_rows(name, loader=None)
+    raise InputError("no such file (and not a hub dataset name such as org/name)", file=name)
+
+
+def _is_json_array(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(4096).lstrip()
+    return head.startswith(b"[")
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict | InputError]]:
+    name = str(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, InputError(f"invalid UTF-8 at byte {exc.start}", file=name,
+                                         line=number)
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield number, InputError(f"invalid JSON: {exc.msg} (column {exc.colno})",
+                                         file=name, line=number)
+                continue
+            if not isinstance(row, dict):
+                yield number, InputError(f"expected a JSON object, got {type(row).__name__}",
+                                         file=name, line=number)
+                continue
+            yield number, row
+
+
+def _dataset_rows(name: str, *, loader: str | None) -> Iterator[tuple[int, dict | InputError]]:
+    try:
+        import datasets
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise InputError(f"reading this file needs the datasets package ({exc})", file=name)
+    datasets.disable_progress_bars()
+    try:
+        if loader is None:
+            ds = datasets.load_dataset(name, split="train", streaming=True)
+        else:
+            ds = datasets.load_dataset(loader, data_files=name, split="train", streaming=True)
+        # Row numbers count data rows from 1 (a CSV header is not a row).
+        yield from enumerate(iter(ds), start=1)
+    except InputError:
+        raise
+    except Exception as exc:  # datasets raises many types; all mean "cannot read this"
+        raise InputError(f"cannot be read with datasets: {exc}", file=name) from exc
+
+
+# --- rows --------------------------------------------------------------------------------
+
+
+def _get(row: Any, path: str) -> Any:
+    """Follow a dotted path; a missing step raises KeyError naming the whole path."""
+    value = row
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(path)
+        value = value[part]
+    return value
+
+
+class _RowParser:
+    def __init__(self, file: str, format: str, fields: Fields, expose: tuple[str, ...],
+                 task_kind: str | None) -> None:
+        self.file = file
+        self.format = format
+        self.fields = fields
+        self.expose = expose
+        self.task_kind = task_kind
+        self.seen_ids: set[str] = set()
+        self.rows = 0
+
+    def error(self, message: str, line: int, field: str | None = None) -> InputError:
+        return InputError(message, file=self.file, line=line, field=field)
+
+    def parse(self, row: dict, line: int) -> Item:
+        index = self.rows
+        self.rows += 1
+        fmt = self.format if self.format != "auto" else detect_format(row, self.fields)
+        if fmt == "jetts":
+            item = self._jetts(row, line, index)
+        else:
+            item = self._simple(row, line, index)
+        if item.id in self.seen_ids:
+            raise self.error(f"duplicate id {item.id!r}", line, "id")
+        self.seen_ids.add(item.id)
+        return item
+
+    def _jetts(self, row: dict, line: int, index: int) -> Item:
+        query = row.get("query")
+        if not isinstance(query, dict):
+            raise self.error("missing or not an object", line, "query")
+        prompt = self._text(query.get("content"), line, "query.content")
+        metadata = query.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise self.error("expected an object", line, "query.metadata")
+        responses = row.get("responses")
+        if not isinstance(responses, list):
+            raise self.error("missing or not a list", line, "responses")
+        if not responses:
+            raise self.error("empty candidate list", line, "responses")
+        texts, scores, hidden = [], [], []
+        for i, response in enumerate(responses):
+            where = f"responses[{i}]"
+            if not isinstance(response, dict):
+                raise self.error("expected an object with 'content'", line, where)
+            texts.append(self._text(response.get("content"), line, f"{where}.content"))
+            meta = response.get("metadata") or {}
+            if not isinstance(meta, dict):
+                raise self.error("expected an object", line, f"{where}.metadata")
+            scores.append(self._score(meta.get("score"), line, f"{where}.metadata.score"))
+            hidden.append(dict(meta))
+        raw_id = row.get("id", metadata.get("task_id", index))
+        return self._item(row_id=raw_id, prompt=prompt, texts=texts, scores=scores,
+                          hidden_candidates=hidden, task_fields=metadata, extra={},
+                          line=line)
+
+    def _simple(self, row: dict, line: int, index: int) -> Item:
+        f = self.fields
+        try:
+            prompt_value = _get(row, f.prompt)
+        except KeyError:
+            raise self.error("missing", line, f.prompt) from None
+        prompt = self._text(prompt_value, line, f.prompt)
+        try:
+            candidates = _get(row, f.candidates)
+        except KeyError:
+            raise self.error("missing", line, f.candidates) from None
+        if isinstance(candidates, str) and candidates.lstrip().startswith("["):
+            try:  # a CSV cell holding a JSON list
+                candidates = json.loads(candidates)
+            except json.JSONDecodeError as exc:
+                raise self.error(f"not a JSON list: {exc.msg}", line, f.candidates) from None
+        if not isinstance(candidates, list):
+            raise self.error(f"expected a list, got {type(candidates).__name__}", line,
+                             f.candidates)
+        if not candidates:
+            raise self.error("empty candidate list", line, f.candidates)
+        texts, hidden = [], []
+        label_scores: list[float | None] = []
+        for i, cand in enumerate(candidates):
+            where = f"{f.candidates}[{i}]"
+            if isinstance(cand, dict):
+                value = cand.get("text", cand.get("content"))
+                texts.append(self._text(value, line, f"{where}.text"))
+                label_scores.append(self._score(cand.get("score"), line, f"{where}.score"))
+                hidden.append({k: v for k, v in cand.items() if k not in ("text", "content")})
+            else:
+                texts.append(self._text(cand, line, where))
+                label_scores.append(None)
+                hidden.append({})
+        try:
+            scores_value = _get(row, f.scores)
+        except KeyError:
+            scores_value = None
+        if scores_value is not None:
+            if not isinstance(scores_value, list) or len(scores_value) != len(texts):
+                raise self.error(f"expected a list of {len(texts)} numbers (one per candidate)",
+                                 line, f.scores)
+            label_scores = [self._score(s, line, f"{f.scores}[{i}]")
+                            for i, s in enumerate(scores_value)]
+        try:
+            task = _get(row, f.task)
+        except KeyError:
+            task = {}
+        if not isinstance(task, dict):
+            raise self.error("expected an object", line, f.task)
+        try:
+            raw_id = _get(row, f.id)
+        except KeyError:
+            raw_id = index
+        top = {f.prompt, f.candidates, f.id, f.scores, f.task}
+        extra = {k: v for k, v in row.items() if k not in top}
+        return self._item(row_id=raw_id, prompt=prompt, texts=texts, scores=label_scores,
+                          hidden_candidates=hidden, task_fields=task, extra=extra, line=line)
+
+    def _item(self, *, row_id: Any, prompt: str, texts: list[str], scores: list,
+              hidden_candidates: list[dict], task_fields: dict, extra: dict,
+              line: int) -> Item:
+        if isinstance(row_id, bool) or not isinstance(row_id, str | int):
+            raise self.error("expected a string or an integer", line, "id")
+        kind = self.task_kind or task_fields.get("kind")
+        if kind is not None and kind not in TASK_KINDS:
+            raise self.error(f"unknown task kind {kind!r} (choose from {', '.join(TASK_KINDS)})",
+                             line, "task.kind")
+        # The allowlist: only named resources, and fields the caller explicitly exposed.
+        resources = {k: v for k, v in task_fields.items() if k in VISIBLE_RESOURCES}
+        gold = {k: v for k, v in {**task_fields, **extra}.items()
+                if k not in VISIBLE_RESOURCES and k not in ("kind", "task_id")}
+        exposed = []
+        for name in self.expose:
+            if name in gold:
+                resources[name] = gold[name]
+                exposed.append(name)
+        labels = Labels(scores=tuple(scores), gold=gold, candidates=tuple(hidden_candidates))
+        return Item(id=str(row_id), prompt=prompt, candidates=tuple(Candidate(t) for t in texts),
+                    task=Task(kind=kind, resources=resources), labels=labels,
+                    source=self.file, line=line, exposed=tuple(exposed))
+
+    def _text(self, value: Any, line: int, field: str) -> str:
+        if value is None:
+            raise self.error("missing", line, field)
+        if not isinstance(value, str):
+            raise self.error(f"expected a string, got {type(value).__name__}", line, field)
+        return value
+
+    def _score(self, value: Any, line: int, field: str) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise self.error(f"expected a number, got {value!r}", line, field)
+        return float(value)
