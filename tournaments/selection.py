@@ -27,6 +27,7 @@ __all__ = [
     "Outcome",
     "Scorer",
     "Selection",
+    "check_candidates",
     "make_rng",
     "outcome_of",
     "value_of",
@@ -38,6 +39,12 @@ OUTCOMES: tuple[str, ...] = ("a", "b", "tie", "invalid")
 Comparator = Callable[[int, int], Awaitable[Any]]
 Scorer = Callable[[int], Awaitable[Any]]
 KeyFunction = Callable[[int], Hashable | None]
+
+
+def check_candidates(n: int) -> None:
+    """Refuse an empty field: every strategy needs at least one candidate to choose."""
+    if n < 1:
+        raise ValueError(f"need at least one candidate to select from, got n={n}")
 
 
 def make_rng(seed: int | random.Random | None) -> random.Random:
@@ -104,6 +111,8 @@ class Selection:
     - ``checkpoints``: anytime record ``{k: best after the first k candidates}``.
     - ``graph``: round-robin results (edge winner -> loser); ``cyclic_triads``: the share of
       3-cycles among the triads whose three matches were all decisive (``None`` if none).
+    - ``order``: the seeded order the strategy walked (sequential and bracket knockouts).
+    - ``classes``: vote's equivalence classes, largest first, members in index order.
     """
 
     strategy: str
@@ -121,3 +130,4 @@ class Selection:
     graph: nx.DiGraph | None = None
     cyclic_triads: float | None = None
     order: Sequence[int] | None = None
+    classes: list[list[int]] | None = None
