@@ -22,8 +22,9 @@ class RerankError(Exception):
 class InputError(RerankError):
     """A malformed input row: the message names the file, the line and the field."""
 
-    def __init__(self, message: str, *, file: str, line: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, file: str, line: int | None = None, field: str | None = None
+    ) -> None:
         self.file = file
         self.line = line
         self.field = field

@@ -30,8 +30,13 @@ __all__ = ["FORMATS", "Fields", "detect_format", "read_items"]
 
 FORMATS: tuple[str, ...] = ("auto", "jetts", "simple", "columns")
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json.gz", ".ndjson.gz")
-_DATASET_LOADERS = {".parquet": "parquet", ".csv": "csv", ".tsv": "csv", ".json": "json",
-                    ".arrow": "arrow"}
+_DATASET_LOADERS = {
+    ".parquet": "parquet",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".arrow": "arrow",
+}
 
 
 @dataclass(frozen=True)
@@ -65,11 +70,11 @@ def read_items(
     """
     name = str(source)
     if format not in FORMATS:
-        raise InputError(f"unknown format {format!r} (choose from {', '.join(FORMATS)})",
-                         file=name)
+        raise InputError(f"unknown format {format!r} (choose from {', '.join(FORMATS)})", file=name)
     if task_kind is not None and task_kind not in TASK_KINDS:
-        raise InputError(f"unknown task kind {task_kind!r} (choose from {', '.join(TASK_KINDS)})",
-                         file=name)
+        raise InputError(
+            f"unknown task kind {task_kind!r} (choose from {', '.join(TASK_KINDS)})", file=name
+        )
     rows = _rows(name)
     parser = _RowParser(name, format, fields, tuple(expose), task_kind)
     for line, row in rows:
@@ -97,7 +102,9 @@ def _rows(name: str) -> Iterator[tuple[int, dict | InputError]]:
     path = Path(name)
     lower = name.lower()
     if path.exists():
-        if lower.endswith(_JSONL_SUFFIXES) or (lower.endswith(".json") and not _is_json_array(path)):
+        if lower.endswith(_JSONL_SUFFIXES) or (
+            lower.endswith(".json") and not _is_json_array(path)
+        ):
             return _jsonl_rows(path)
         loader = next((v for k, v in _DATASET_LOADERS.items() if lower.endswith(k)), None)
         if loader is None:
@@ -124,27 +131,35 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict | InputError]]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield number, InputError(f"invalid UTF-8 at byte {exc.start}", file=name,
-                                         line=number)
+                yield (
+                    number,
+                    InputError(f"invalid UTF-8 at byte {exc.start}", file=name, line=number),
+                )
                 continue
             try:
                 row = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield number, InputError(f"invalid JSON: {exc.msg} (column {exc.colno})",
-                                         file=name, line=number)
+                yield (
+                    number,
+                    InputError(
+                        f"invalid JSON: {exc.msg} (column {exc.colno})", file=name, line=number
+                    ),
+                )
                 continue
             if not isinstance(row, dict):
-                yield number, InputError(f"expected a JSON object, got {type(row).__name__}",
-                                         file=name, line=number)
+                yield (
+                    number,
+                    InputError(
+                        f"expected a JSON object, got {type(row).__name__}", file=name, line=number
+                    ),
+                )
                 continue
             yield number, row
 
 
 def _dataset_rows(name: str, *, loader: str | None) -> Iterator[tuple[int, dict | InputError]]:
-    try:
-        import datasets
-    except ImportError as exc:  # pragma: no cover - a core dependency
-        raise InputError(f"reading this file needs the datasets package ({exc})", file=name)
+    import datasets  # imported here: it takes a second, and JSON lines files never need it
+
     datasets.disable_progress_bars()
     try:
         if loader is None:
@@ -173,8 +188,9 @@ def _get(row: Any, path: str) -> Any:
 
 
 class _RowParser:
-    def __init__(self, file: str, format: str, fields: Fields, expose: tuple[str, ...],
-                 task_kind: str | None) -> None:
+    def __init__(
+        self, file: str, format: str, fields: Fields, expose: tuple[str, ...], task_kind: str | None
+    ) -> None:
         self.file = file
         self.format = format
         self.fields = fields
@@ -190,10 +206,8 @@ class _RowParser:
         index = self.rows
         self.rows += 1
         fmt = self.format if self.format != "auto" else detect_format(row, self.fields)
-        if fmt == "jetts":
-            item = self._jetts(row, line, index)
-        else:
-            item = self._simple(row, line, index)
+        parse = self._jetts if fmt == "jetts" else self._simple
+        item = parse(row, line, index)
         if item.id in self.seen_ids:
             raise self.error(f"duplicate id {item.id!r}", line, "id")
         self.seen_ids.add(item.id)
@@ -224,9 +238,16 @@ class _RowParser:
             scores.append(self._score(meta.get("score"), line, f"{where}.metadata.score"))
             hidden.append(dict(meta))
         raw_id = row.get("id", metadata.get("task_id", index))
-        return self._item(row_id=raw_id, prompt=prompt, texts=texts, scores=scores,
-                          hidden_candidates=hidden, task_fields=metadata, extra={},
-                          line=line)
+        return self._item(
+            row_id=raw_id,
+            prompt=prompt,
+            texts=texts,
+            scores=scores,
+            hidden_candidates=hidden,
+            task_fields=metadata,
+            extra={},
+            line=line,
+        )
 
     def _simple(self, row: dict, line: int, index: int) -> Item:
         f = self.fields
@@ -245,8 +266,9 @@ class _RowParser:
             except json.JSONDecodeError as exc:
                 raise self.error(f"not a JSON list: {exc.msg}", line, f.candidates) from None
         if not isinstance(candidates, list):
-            raise self.error(f"expected a list, got {type(candidates).__name__}", line,
-                             f.candidates)
+            raise self.error(
+                f"expected a list, got {type(candidates).__name__}", line, f.candidates
+            )
         if not candidates:
             raise self.error("empty candidate list", line, f.candidates)
         texts, hidden = [], []
@@ -268,10 +290,12 @@ class _RowParser:
             scores_value = None
         if scores_value is not None:
             if not isinstance(scores_value, list) or len(scores_value) != len(texts):
-                raise self.error(f"expected a list of {len(texts)} numbers (one per candidate)",
-                                 line, f.scores)
-            label_scores = [self._score(s, line, f"{f.scores}[{i}]")
-                            for i, s in enumerate(scores_value)]
+                raise self.error(
+                    f"expected a list of {len(texts)} numbers (one per candidate)", line, f.scores
+                )
+            label_scores = [
+                self._score(s, line, f"{f.scores}[{i}]") for i, s in enumerate(scores_value)
+            ]
         try:
             task = _get(row, f.task)
         except KeyError:
@@ -284,31 +308,61 @@ class _RowParser:
             raw_id = index
         top = {f.prompt, f.candidates, f.id, f.scores, f.task}
         extra = {k: v for k, v in row.items() if k not in top}
-        return self._item(row_id=raw_id, prompt=prompt, texts=texts, scores=label_scores,
-                          hidden_candidates=hidden, task_fields=task, extra=extra, line=line)
+        return self._item(
+            row_id=raw_id,
+            prompt=prompt,
+            texts=texts,
+            scores=label_scores,
+            hidden_candidates=hidden,
+            task_fields=task,
+            extra=extra,
+            line=line,
+        )
 
-    def _item(self, *, row_id: Any, prompt: str, texts: list[str], scores: list,
-              hidden_candidates: list[dict], task_fields: dict, extra: dict,
-              line: int) -> Item:
+    def _item(
+        self,
+        *,
+        row_id: Any,
+        prompt: str,
+        texts: list[str],
+        scores: list,
+        hidden_candidates: list[dict],
+        task_fields: dict,
+        extra: dict,
+        line: int,
+    ) -> Item:
         if isinstance(row_id, bool) or not isinstance(row_id, str | int):
             raise self.error("expected a string or an integer", line, "id")
         kind = self.task_kind or task_fields.get("kind")
         if kind is not None and kind not in TASK_KINDS:
-            raise self.error(f"unknown task kind {kind!r} (choose from {', '.join(TASK_KINDS)})",
-                             line, "task.kind")
+            raise self.error(
+                f"unknown task kind {kind!r} (choose from {', '.join(TASK_KINDS)})",
+                line,
+                "task.kind",
+            )
         # The allowlist: only named resources, and fields the caller explicitly exposed.
         resources = {k: v for k, v in task_fields.items() if k in VISIBLE_RESOURCES}
-        gold = {k: v for k, v in {**task_fields, **extra}.items()
-                if k not in VISIBLE_RESOURCES and k not in ("kind", "task_id")}
+        gold = {
+            k: v
+            for k, v in {**task_fields, **extra}.items()
+            if k not in VISIBLE_RESOURCES and k not in ("kind", "task_id")
+        }
         exposed = []
         for name in self.expose:
             if name in gold:
                 resources[name] = gold[name]
                 exposed.append(name)
         labels = Labels(scores=tuple(scores), gold=gold, candidates=tuple(hidden_candidates))
-        return Item(id=str(row_id), prompt=prompt, candidates=tuple(Candidate(t) for t in texts),
-                    task=Task(kind=kind, resources=resources), labels=labels,
-                    source=self.file, line=line, exposed=tuple(exposed))
+        return Item(
+            id=str(row_id),
+            prompt=prompt,
+            candidates=tuple(Candidate(t) for t in texts),
+            task=Task(kind=kind, resources=resources),
+            labels=labels,
+            source=self.file,
+            line=line,
+            exposed=tuple(exposed),
+        )
 
     def _text(self, value: Any, line: int, field: str) -> str:
         if value is None:

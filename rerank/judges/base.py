@@ -1,0 +1,173 @@
+"""The judge protocol, its verdicts, and the registry behind ``--judge NAME[:ARGS]``.
+
+A judge answers two questions about an item: which of two candidates is better
+(:meth:`Judge.compare`, a :class:`Verdict`), and how good one candidate is
+(:meth:`Judge.score`, a :class:`Score`). Both are async; :class:`BaseJudge` adds the sync
+wrappers. A verdict that could not be reached is ``winner="invalid"`` with a reason, never a
+silent tie or coin flip.
+
+Judges register under the name the CLI accepts::
+
+    @register_judge("simulated")
+    class SimulatedJudge(BaseJudge): ...
+
+and :func:`create_judge` rebuilds one from a spec such as ``"simulated:0.8"`` or
+``"simulated:accuracy=0.8,seed=3"`` (the spec a report records).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from rerank.errors import ConfigError
+from rerank.items import Item
+
+__all__ = [
+    "JUDGES",
+    "BaseJudge",
+    "Cost",
+    "Judge",
+    "Score",
+    "Verdict",
+    "create_judge",
+    "parse_spec",
+    "register_judge",
+]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a verdict cost: LLM calls, tokens and wall seconds (zeros for free judges)."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A pairwise judgement of candidates ``a`` (shown first) and ``b``.
+
+    ``winner`` is ``"a"``, ``"b"``, ``"tie"`` or ``"invalid"``; ``evidence`` the ids of the
+    evidence the verdict cites; ``judge`` names what decided (a judge may delegate).
+    """
+
+    winner: str
+    reason: str = ""
+    confidence: float | None = None
+    evidence: tuple[str, ...] = ()
+    raw: str | None = None
+    judge: str = ""
+    cost: Cost = field(default_factory=Cost)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["evidence"] = list(self.evidence)
+        return {k: v for k, v in data.items() if v not in (None, "", [])}
+
+
+@dataclass(frozen=True)
+class Score:
+    """A pointwise judgement; ``value`` is ``None`` when no valid score was reached."""
+
+    value: float | None
+    reason: str = ""
+    evidence: tuple[str, ...] = ()
+    raw: str | None = None
+    judge: str = ""
+    cost: Cost = field(default_factory=Cost)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["evidence"] = list(self.evidence)
+        return {k: v for k, v in data.items() if v not in ("", [])}
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """What every judge provides. ``reads_labels`` is true only for judges that may see
+    labels (the simulated one); every other judge receives items without them."""
+
+    spec: str
+    reads_labels: bool
+
+    async def compare(self, item: Item, a: int, b: int) -> Verdict: ...
+
+    async def score(self, item: Item, index: int) -> Score: ...
+
+    async def aclose(self) -> None: ...
+
+
+class BaseJudge:
+    """Shared plumbing: sync wrappers over the async methods, and a no-op close."""
+
+    name: ClassVar[str] = ""
+    reads_labels: ClassVar[bool] = False
+    spec: str = ""
+
+    async def compare(self, item: Item, a: int, b: int) -> Verdict:
+        raise NotImplementedError
+
+    async def score(self, item: Item, index: int) -> Score:
+        return Score(
+            None, reason=f"the {self.name} judge does not score single candidates", judge=self.name
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+    def compare_sync(self, item: Item, a: int, b: int) -> Verdict:
+        """Blocking :meth:`compare`, for code without an event loop."""
+        return asyncio.run(self.compare(item, a, b))
+
+    def score_sync(self, item: Item, index: int) -> Score:
+        """Blocking :meth:`score`, for code without an event loop."""
+        return asyncio.run(self.score(item, index))
+
+
+JUDGES: dict[str, Callable[..., Judge]] = {}
+
+
+def register_judge(name: str) -> Callable[[type], type]:
+    """Class decorator: make a judge available as ``--judge name``."""
+
+    def decorate(cls: type) -> type:
+        cls.name = name
+        JUDGES[name] = cls
+        return cls
+
+    return decorate
+
+
+def parse_spec(spec: str) -> tuple[str, list[str], dict[str, str]]:
+    """Split ``"name:pos,key=value"`` into its name, positional and keyword arguments."""
+    name, _, rest = spec.strip().partition(":")
+    args: list[str] = []
+    kwargs: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = part.partition("=")
+        if eq:
+            kwargs[key.strip()] = value.strip()
+        elif kwargs:
+            raise ConfigError(f"judge spec {spec!r}: positional {part!r} after keywords")
+        else:
+            args.append(part)
+    return name, args, kwargs
+
+
+def create_judge(spec: str, **options: Any) -> Judge:
+    """Build a judge from its spec (``--judge``); ``options`` are passed through."""
+    name, args, kwargs = parse_spec(spec)
+    if name not in JUDGES:
+        known = ", ".join(sorted(JUDGES))
+        raise ConfigError(f"unknown judge {name!r} (choose from {known})")
+    try:
+        judge = JUDGES[name](*args, **kwargs, **options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"judge spec {spec!r}: {exc}") from exc
+    judge.spec = spec.strip()
+    return judge

@@ -1,0 +1,218 @@
+"""What ``rerank select`` writes, and how a run picks up where a killed one stopped.
+
+One output row per item, and optionally one trace row per item with every match and its
+verdicts. Rows are appended and flushed one at a time; the trace row of an item is written
+before its output row, so the output file alone says which items are finished. On resume a
+torn last line (a kill in the middle of a write) is cut off, trace rows of unfinished items
+are dropped, and finished items are skipped: nothing is lost and nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from rerank.errors import ConfigError
+from rerank.selector import ItemResult
+from tournaments import Match
+
+__all__ = [
+    "RowWriter",
+    "finished_rows",
+    "prune_trace",
+    "result_row",
+    "row_key",
+    "trace_row",
+]
+
+#: The options that must match between a run and the run it resumes.
+RESUME_FIELDS = ("strategy", "strategy_options", "judge", "seed")
+
+
+def row_key(file: str | None, item_id: str) -> tuple[str, str]:
+    return (file or "", item_id)
+
+
+def _cost_totals(result: ItemResult) -> dict[str, float]:
+    verdicts = [v for m in result.selection.matches for v in m.verdicts]
+    verdicts += [s for s in result.scores if s is not None]
+    totals = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    for v in verdicts:
+        cost = getattr(v, "cost", None)
+        if cost is not None:
+            totals["calls"] += cost.calls
+            totals["prompt_tokens"] += cost.prompt_tokens
+            totals["completion_tokens"] += cost.completion_tokens
+    return totals
+
+
+def result_row(result: ItemResult) -> dict[str, Any]:
+    """The output row of one item (labels never appear here, only whether they were used)."""
+    sel, item = result.selection, result.item
+    row: dict[str, Any] = {
+        "id": item.id,
+        "file": item.source,
+        "selected": sel.winner,
+        "text": item.candidates[sel.winner].text,
+        "n": item.n,
+        "ranking": sel.ranking,
+        "scores": sel.scores,
+        "strategy": result.config.name,
+        "strategy_options": result.config.options(),
+        "judge": result.judge_spec,
+        "labels_used": result.labels_used,
+        "visible_resources": sorted(item.task.resources),
+        "exposed": list(item.exposed),
+        "comparisons": sel.comparisons,
+        "judge_calls": _cost_totals(result)["calls"],
+        "rounds": sel.rounds,
+        "ties": sel.ties,
+        "invalid": sel.invalid,
+        "seed": result.config.seed,
+        "elapsed": round(result.elapsed, 6),
+    }
+    if sel.checkpoints is not None:
+        row["checkpoints"] = {str(k): v for k, v in sel.checkpoints.items()}
+    if sel.cyclic_triads is not None:
+        row["cyclic_triads"] = sel.cyclic_triads
+    return row
+
+
+def _match_row(match: Match) -> dict[str, Any]:
+    return {
+        "a": match.a,
+        "b": match.b,
+        "outcome": match.outcome,
+        "winner": match.winner,
+        "round": match.round,
+        "verdicts": [v.to_dict() if hasattr(v, "to_dict") else v for v in match.verdicts],
+    }
+
+
+def trace_row(result: ItemResult) -> dict[str, Any]:
+    """Every judgement behind one item's selection."""
+    row: dict[str, Any] = {
+        "id": result.item.id,
+        "file": result.item.source,
+        "strategy": result.config.name,
+        "judge": result.judge_spec,
+        "order": list(result.selection.order) if result.selection.order is not None else None,
+        "matches": [_match_row(m) for m in result.selection.matches],
+        "tokens": {k: v for k, v in _cost_totals(result).items() if k != "calls"},
+    }
+    if result.scores:
+        row["scores"] = [s.to_dict() if s is not None else None for s in result.scores]
+    if result.vote_keys:
+        row["vote_keys"] = result.vote_keys
+    return row
+
+
+class RowWriter:
+    """Appends JSON rows to a file (or stdout for ``-``), flushing after each one."""
+
+    def __init__(self, path: str | None, *, append: bool) -> None:
+        self.path = path
+        self._own = path not in (None, "-")
+        self._file: IO[str] | None
+        if path is None:
+            self._file = None
+        elif path == "-":
+            self._file = sys.stdout
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Held open for the whole run and closed in close(): a with-block cannot span it.
+            self._file = open(path, "a" if append else "w", encoding="utf-8")  # noqa: SIM115
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self._file is None:
+            return
+        self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._own and self._file is not None:
+            self._file.close()
+
+
+def _cut_torn_tail(path: Path) -> bool:
+    """Truncate a file after its last newline; true if a torn line was cut off."""
+    with open(path, "rb+") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        if size == 0:
+            return False
+        pos = size
+        while pos > 0:
+            step = min(65536, pos)
+            f.seek(pos - step)
+            chunk = f.read(step)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                keep = pos - step + newline + 1
+                break
+            pos -= step
+        else:
+            keep = 0
+        if keep == size:
+            return False
+        f.truncate(keep)
+        return True
+
+
+def finished_rows(path: str, expect: dict[str, Any]) -> tuple[set[tuple[str, str]], bool]:
+    """The keys of the items an earlier run finished, after cutting a torn last line.
+
+    ``expect`` holds this run's :data:`RESUME_FIELDS`; a finished row made with other
+    options is an error, since mixing two configurations in one file would be wrong.
+    Returns the keys and whether a torn line was cut.
+    """
+    p = Path(path)
+    if not p.exists():
+        return set(), False
+    torn = _cut_torn_tail(p)
+    done: set[tuple[str, str]] = set()
+    with open(p, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(
+                    f"{path}:{number}: cannot resume from a corrupt row ({exc.msg})"
+                ) from None
+            for name in RESUME_FIELDS:
+                if row.get(name) != expect[name]:
+                    raise ConfigError(
+                        f"{path}:{number}: this file was made with {name}={row.get(name)!r}, "
+                        f"not {expect[name]!r}; resume with the same options or choose "
+                        "another --out"
+                    )
+            done.add(row_key(row.get("file"), str(row.get("id"))))
+    return done, torn
+
+
+def prune_trace(path: str, done: set[tuple[str, str]]) -> int:
+    """Keep only trace rows of finished items (after a kill); returns how many were dropped."""
+    p = Path(path)
+    if not p.exists():
+        return 0
+    _cut_torn_tail(p)
+    tmp = p.with_name(p.name + ".resume-tmp")
+    dropped = 0
+    with open(p, encoding="utf-8") as src, open(tmp, "w", encoding="utf-8") as dst:
+        for line in src:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                dropped += 1
+                continue
+            if row_key(row.get("file"), str(row.get("id"))) in done:
+                dst.write(line)
+            else:
+                dropped += 1
+    os.replace(tmp, p)
+    return dropped

@@ -1,0 +1,228 @@
+"""``rerank select`` over files: stream items, select concurrently, write in input order.
+
+Items are read one at a time; at most ``2 * concurrency`` are in flight and at most
+``concurrency`` judge calls run at once, so memory stays flat however long the file is.
+Rows are written in input order. A row that fails validation is reported and skipped
+(with ``skip_invalid``); an item whose judge fails is reported, not written, and left for
+``--resume`` to retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+from tqdm import tqdm
+
+from rerank.errors import ConfigError, InputError
+from rerank.items import Item
+from rerank.judges import Judge
+from rerank.outputs import (
+    RowWriter,
+    finished_rows,
+    prune_trace,
+    result_row,
+    row_key,
+    trace_row,
+)
+from rerank.readers import Fields, read_items
+from rerank.selector import ItemResult, StrategyConfig, resolve_judge, select_item
+
+__all__ = ["RunOptions", "RunSummary", "run_select"]
+
+
+@dataclass
+class RunOptions:
+    """Everything ``rerank select`` was asked to do."""
+
+    paths: Sequence[str]
+    out: str = "-"
+    trace: str | None = None
+    config: StrategyConfig = field(default_factory=StrategyConfig)
+    judge: Judge | str | None = None
+    format: str = "auto"
+    fields: Fields = field(default_factory=Fields)
+    expose: tuple[str, ...] = ()
+    task_kind: str | None = None
+    limit: int | None = None
+    concurrency: int = 8
+    resume: bool = False
+    overwrite: bool = False
+    skip_invalid: bool = False
+    progress: bool | None = None  # None: only when stderr is a terminal
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for the closing line and the exit code."""
+
+    selected: int = 0
+    already_done: int = 0
+    invalid_rows: list[InputError] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    comparisons: int = 0
+    judge_calls: int = 0
+    ties: int = 0
+    invalid_verdicts: int = 0
+    elapsed: float = 0.0
+    judge_spec: str | None = None
+    labels_used: bool = False
+
+    def line(self) -> str:
+        parts = [f"selected {self.selected} items in {self.elapsed:.2f}s"]
+        if self.already_done:
+            parts.append(f"{self.already_done} already done")
+        if self.invalid_rows:
+            parts.append(f"{len(self.invalid_rows)} invalid rows skipped")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed (rerun with --resume to retry)")
+        parts.append(
+            f"{self.comparisons} comparisons, {self.judge_calls} judge calls, "
+            f"{self.ties} ties, {self.invalid_verdicts} invalid (verdicts, or candidates "
+            "without an answer in a vote)"
+        )
+        who = self.judge_spec or "no judge (vote over normalised final answers)"
+        if self.labels_used:
+            who += " - READ THE LABELS (simulation, not a real judge)"
+        parts.append(f"judge: {who}")
+        return "; ".join(parts)
+
+
+def _count_rows(path: str) -> int | None:
+    """Rows in a JSON lines file (for the progress bar); None when it cannot be told cheaply."""
+    p = Path(path)
+    if not p.is_file() or not p.name.lower().endswith((".jsonl", ".jsonl.gz", ".ndjson")):
+        return None
+    opener = gzip.open if p.suffix == ".gz" else open
+    with opener(p, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def _items(options: RunOptions, on_invalid: Callable[[InputError], None] | None) -> Iterator[Item]:
+    for path in options.paths:
+        yield from read_items(
+            path,
+            format=options.format,
+            fields=options.fields,
+            expose=options.expose,
+            task_kind=options.task_kind,
+            on_invalid=on_invalid,
+        )
+
+
+async def run_select(
+    options: RunOptions, *, say: Callable[[str], None] | None = None
+) -> RunSummary:
+    """Select the best candidate of every item in ``options.paths``; see :class:`RunOptions`."""
+    say = say or (lambda message: print(message, file=sys.stderr))
+    if options.concurrency < 1:
+        raise ConfigError("--concurrency must be at least 1")
+    to_file = options.out not in ("-", None)
+    if options.resume and not to_file:
+        raise ConfigError("--resume needs --out FILE (there is nothing to resume on stdout)")
+    if to_file and Path(options.out).exists() and not (options.resume or options.overwrite):
+        raise ConfigError(f"{options.out} exists: add --resume to finish it, or --overwrite")
+
+    config = options.config
+    judge = resolve_judge(options.judge, config)
+    summary = RunSummary(
+        judge_spec=judge.spec if judge is not None else None,
+        labels_used=bool(judge is not None and judge.reads_labels),
+    )
+    expect = {
+        "strategy": config.name,
+        "strategy_options": config.options(),
+        "judge": summary.judge_spec,
+        "seed": config.seed,
+    }
+    done: set[tuple[str, str]] = set()
+    if options.resume:
+        done, torn = finished_rows(options.out, expect)
+        if torn:
+            say(f"{options.out}: cut off a torn last line left by the killed run")
+        if options.trace:
+            prune_trace(options.trace, done)
+    append = options.resume
+    out = RowWriter(options.out, append=append)
+    trace = RowWriter(options.trace, append=append) if options.trace else None
+
+    def on_invalid(err: InputError) -> None:
+        summary.invalid_rows.append(err)
+        say(f"skipped invalid row: {err}")
+
+    total = None
+    counts = [_count_rows(p) for p in options.paths]
+    if all(c is not None for c in counts):
+        total = sum(counts)  # type: ignore[arg-type]
+        if options.limit is not None:
+            total = min(total, options.limit)
+    bar = tqdm(
+        total=total,
+        unit="item",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        disable=(not sys.stderr.isatty()) if options.progress is None else not options.progress,
+    )
+
+    limiter = asyncio.Semaphore(options.concurrency)
+    window = 2 * options.concurrency
+    pending: deque[tuple[Item, asyncio.Task[ItemResult]]] = deque()
+
+    def finish(item: Item, task: asyncio.Task[ItemResult]) -> None:
+        bar.update(1)
+        exc = task.exception()
+        if exc is not None:
+            summary.failed.append(row_key(item.source, item.id))
+            say(f"{item.source}:{item.line}: item {item.id!r} failed: {type(exc).__name__}: {exc}")
+            return
+        result = task.result()
+        if trace is not None:
+            trace.write(trace_row(result))
+        row = result_row(result)
+        out.write(row)
+        summary.selected += 1
+        summary.comparisons += row["comparisons"]
+        summary.judge_calls += row["judge_calls"]
+        summary.ties += row["ties"]
+        summary.invalid_verdicts += row["invalid"]
+
+    async def drain(keep: int) -> None:
+        while len(pending) > keep:
+            head_item, head = pending[0]
+            await asyncio.wait([head])
+            pending.popleft()
+            finish(head_item, head)
+
+    start = time.perf_counter()
+    try:
+        items = _items(options, on_invalid if options.skip_invalid else None)
+        for item in islice(items, options.limit):
+            if row_key(item.source, item.id) in done:
+                summary.already_done += 1
+                bar.update(1)
+                continue
+            task = asyncio.ensure_future(select_item(item, config, judge, limiter=limiter))
+            pending.append((item, task))
+            await drain(window - 1)
+        await drain(0)
+    except InputError:
+        await drain(0)  # a bad row stops the run, but the items before it are kept
+        raise
+    finally:
+        for _, task in pending:
+            task.cancel()
+        bar.close()
+        out.close()
+        if trace is not None:
+            trace.close()
+        if judge is not None and judge is not options.judge:
+            await judge.aclose()
+        summary.elapsed = time.perf_counter() - start
+    return summary

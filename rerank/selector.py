@@ -1,0 +1,218 @@
+"""Selecting the best candidate of one item: a strategy, a judge, and the record of both.
+
+This is where the label boundary is enforced: a judge receives ``item.public()`` (no
+labels) unless it declares ``reads_labels`` (only the simulated judge does), and every
+result says whether labels were used.
+
+Python users call :func:`select` (or :func:`aselect` inside an event loop)::
+
+    from rerank import select
+    best = select("What is 2+3?", ["2+3=5. #### 5", "#### 6", "It is 5. #### 5"])
+    best.winner  # 0: the lowest index of the largest answer class
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import tournaments
+from rerank.answers import answer_key
+from rerank.errors import ConfigError
+from rerank.items import Item
+from rerank.judges import Judge, Score, create_judge
+from tournaments import Selection
+
+__all__ = [
+    "AGGREGATES",
+    "DEFAULT_JUDGE",
+    "STRATEGIES",
+    "ItemResult",
+    "StrategyConfig",
+    "aselect",
+    "item_seed",
+    "resolve_judge",
+    "select",
+    "select_item",
+]
+
+STRATEGIES: tuple[str, ...] = tuple(tournaments.STRATEGIES)
+AGGREGATES: tuple[str, ...] = ("win_rate", "copeland", "bradley_terry")
+#: The judge pairwise and pointwise strategies use when none is named.
+DEFAULT_JUDGE = "consensus"
+VOTE_KEY = "final-answer"
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """A strategy and its options, as ``--strategy`` and friends give them."""
+
+    name: str = "vote"
+    seed: int = 0
+    both_orders: bool = False
+    aggregate: str = "win_rate"
+    checkpoints: tuple[int, ...] = (1, 2, 4, 8)
+
+    def __post_init__(self) -> None:
+        if self.name not in STRATEGIES:
+            raise ConfigError(
+                f"unknown strategy {self.name!r} (choose from {', '.join(STRATEGIES)})"
+            )
+        if self.aggregate not in AGGREGATES:
+            raise ConfigError(
+                f"unknown aggregation {self.aggregate!r} (choose from {', '.join(AGGREGATES)})"
+            )
+
+    @property
+    def pairwise(self) -> bool:
+        return self.name in tournaments.PAIRWISE
+
+    def options(self) -> dict[str, Any]:
+        """The options that matter for this strategy (recorded in every output row)."""
+        if self.name == "vote":
+            return {"key": VOTE_KEY}
+        opts: dict[str, Any] = {}
+        if self.pairwise:
+            opts["both_orders"] = self.both_orders
+        if self.name == "round-robin":
+            opts["aggregate"] = self.aggregate
+        if self.name == "sequential":
+            opts["checkpoints"] = list(self.checkpoints)
+        return opts
+
+
+@dataclass
+class ItemResult:
+    """One item's selection with what it cost and what the judge said outside matches."""
+
+    item: Item
+    selection: Selection
+    config: StrategyConfig
+    judge_spec: str | None
+    labels_used: bool
+    elapsed: float
+    scores: list[Score] = field(default_factory=list)
+    vote_keys: list[str | None] = field(default_factory=list)
+
+
+def item_seed(seed: int, item: Item) -> int:
+    """The seed of one item: fixed by the run seed and the item, not by processing order."""
+    text = f"{seed}|{item.source}|{item.id}"
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def resolve_judge(judge: Judge | str | None, config: StrategyConfig) -> Judge | None:
+    """The judge a strategy needs: ``None`` for vote, the default when none is named."""
+    if config.name == "vote":
+        return None
+    if judge is None:
+        judge = DEFAULT_JUDGE
+    return create_judge(judge) if isinstance(judge, str) else judge
+
+
+async def select_item(
+    item: Item,
+    config: StrategyConfig,
+    judge: Judge | None,
+    *,
+    limiter: asyncio.Semaphore | None = None,
+) -> ItemResult:
+    """Run one strategy on one item. ``limiter`` caps concurrent judge calls across items."""
+    start = time.perf_counter()
+    seed = item_seed(config.seed, item)
+    labels_used = bool(judge is not None and judge.reads_labels)
+    view = item if labels_used else item.public()
+    result = ItemResult(
+        item=item,
+        selection=None,
+        config=config,  # type: ignore[arg-type]
+        judge_spec=judge.spec if judge is not None else None,
+        labels_used=labels_used,
+        elapsed=0.0,
+    )
+    if config.name == "vote":
+        result.vote_keys = [answer_key(c.text) for c in item.candidates]
+        selection = await tournaments.vote(item.n, result.vote_keys.__getitem__, seed=seed)
+    elif judge is None:
+        raise ConfigError(f"strategy {config.name!r} needs a judge")
+    elif config.name == "pointwise":
+        result.scores = [None] * item.n  # type: ignore[list-item]
+
+        async def score(i: int) -> Score:
+            async with limiter or _NO_LIMIT:
+                s = await judge.score(view, i)
+            result.scores[i] = s
+            return s
+
+        selection = await tournaments.pointwise(item.n, score, seed=seed)
+    else:
+
+        async def compare(a: int, b: int):
+            async with limiter or _NO_LIMIT:
+                return await judge.compare(view, a, b)
+
+        strategy = tournaments.STRATEGIES[config.name]
+        kwargs: dict[str, Any] = {"seed": seed, "both_orders": config.both_orders}
+        if config.name == "round-robin":
+            kwargs["aggregate"] = config.aggregate
+        if config.name == "sequential":
+            kwargs["checkpoints"] = config.checkpoints
+        selection = await strategy(item.n, compare, **kwargs)
+    result.selection = selection
+    result.elapsed = time.perf_counter() - start
+    return result
+
+
+class _NoLimit:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_LIMIT = _NoLimit()
+
+
+async def aselect(
+    prompt: str,
+    candidates: Sequence[str],
+    *,
+    strategy: str = "vote",
+    judge: Judge | str | None = None,
+    seed: int = 0,
+    kind: str | None = None,
+    resources: dict[str, Any] | None = None,
+    scores: Sequence[float | None] | None = None,
+    **options: Any,
+) -> Selection:
+    """Pick the best of ``candidates`` for ``prompt`` (async).
+
+    ``options`` are :class:`StrategyConfig` fields (``both_orders``, ``aggregate``,
+    ``checkpoints``). ``scores`` are labels, read only by the simulated judge.
+    """
+    if not candidates:
+        raise ConfigError("no candidates to select from")
+    config = StrategyConfig(name=strategy, seed=seed, **options)
+    item = Item.from_texts(
+        prompt,
+        list(candidates),
+        kind=kind,
+        resources=resources,
+        scores=list(scores) if scores is not None else None,
+    )
+    chosen = resolve_judge(judge, config)
+    try:
+        return (await select_item(item, config, chosen)).selection
+    finally:
+        if chosen is not None and chosen is not judge:
+            await chosen.aclose()
+
+
+def select(prompt: str, candidates: Sequence[str], **kwargs: Any) -> Selection:
+    """Pick the best of ``candidates`` for ``prompt``: a blocking :func:`aselect`."""
+    return asyncio.run(aselect(prompt, candidates, **kwargs))

@@ -1,0 +1,120 @@
+"""The rerank command line, through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from rerank.cli import main
+
+
+def _rows(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_select_on_the_shipped_example_with_defaults(runner, examples_file):
+    """The README's first command: every example item gets a selection and a summary line."""
+    result = runner.invoke(main, ["select", str(examples_file)])
+    assert result.exit_code == 0, result.output
+    rows = _rows(result.stdout)
+    n_items = sum(1 for line in examples_file.read_text().splitlines() if line.strip())
+    assert len(rows) == n_items >= 12
+    for row in rows:
+        assert 0 <= row["selected"] < row["n"]
+        assert row["strategy"] == "vote" and row["labels_used"] is False
+    assert "selected" in result.stderr and "vote over normalised final answers" in result.stderr
+
+
+def test_simulated_judge_says_labels_were_used(runner, examples_file):
+    """--judge simulated:0.8 marks every row and the summary as having read the labels."""
+    result = runner.invoke(
+        main, ["select", str(examples_file), "--strategy", "knockout", "--judge", "simulated:0.8"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = _rows(result.stdout)
+    assert all(r["labels_used"] and r["judge"] == "simulated:0.8" for r in rows)
+    assert "READ THE LABELS" in result.stderr
+
+
+def test_every_strategy_writes_out_and_trace(runner, examples_file, tmp_path):
+    """Each strategy writes one row per item to --out and the matches to --trace."""
+    for strategy in ["sequential", "knockout", "round-robin", "pointwise", "vote"]:
+        out, trace = tmp_path / f"{strategy}.jsonl", tmp_path / f"{strategy}.trace.jsonl"
+        args = [
+            "select",
+            str(examples_file),
+            "-s",
+            strategy,
+            "-o",
+            str(out),
+            "--trace",
+            str(trace),
+            "--limit",
+            "5",
+        ]
+        if strategy != "vote":
+            args += ["--judge", "simulated:1.0"]
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+        rows, traces = _rows(out.read_text()), _rows(trace.read_text())
+        assert len(rows) == len(traces) == 5
+        if strategy in ("sequential", "knockout", "round-robin"):
+            assert all(
+                len(t["matches"]) == r["comparisons"] for t, r in zip(traces, rows, strict=True)
+            )
+
+
+def test_bad_input_is_one_line_without_traceback(runner, tmp_path):
+    """A malformed row exits non-zero with file, line and field, and no traceback."""
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"prompt": "p", "candidates": ["a"]}\n{"prompt": "p", "candidates": [1]}\n')
+    result = runner.invoke(main, ["select", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:2: field 'candidates[0]': expected a string, got int" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_skip_invalid_goes_on(runner, tmp_path):
+    """--skip-invalid reports the bad row on stderr and selects the good ones."""
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"prompt": "p", "candidates": []}\n{"prompt": "q", "candidates": ["a"]}\n')
+    result = runner.invoke(main, ["select", str(path), "--skip-invalid"])
+    assert result.exit_code == 0
+    assert len(_rows(result.stdout)) == 1
+    assert "empty candidate list" in result.stderr and "1 invalid rows skipped" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-s", "vote", "--judge", "simulated:1"], "uses no judge"),
+        (["-s", "knockout", "--judge", "nonsense"], "unknown judge 'nonsense'"),
+        (["-s", "swiss"], "Invalid value for '--strategy'"),
+        (["--resume"], "--resume needs --out"),
+        (["--checkpoints", "1,x"], "comma-separated integers"),
+    ],
+)
+def test_usage_errors_are_clear(runner, examples_file, args, message):
+    """Option mistakes are reported in one line that says what is wrong."""
+    result = runner.invoke(main, ["select", str(examples_file), *args])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_column_options_select_from_other_shapes(runner, tmp_path):
+    """--prompt-field/--candidates-field read rows of another shape."""
+    path = tmp_path / "cols.jsonl"
+    path.write_text(json.dumps({"q": "2+2?", "outs": ["#### 4", "#### 5", "4 #### 4"]}) + "\n")
+    result = runner.invoke(
+        main, ["select", str(path), "--prompt-field", "q", "--candidates-field", "outs"]
+    )
+    assert result.exit_code == 0, result.output
+    assert _rows(result.stdout)[0]["selected"] == 0

@@ -1,0 +1,205 @@
+"""Running over files: ordering, failures, invalid rows, and resume after a kill."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rerank.errors import ConfigError, InputError
+from rerank.judges import BaseJudge, Verdict, register_judge
+from rerank.run import RunOptions, run_select
+from rerank.selector import StrategyConfig
+
+
+def _rows(n: int) -> list[dict]:
+    return [
+        {
+            "id": f"r{k}",
+            "prompt": f"p{k}",
+            "candidates": [f"a{k}", f"bb{k}", f"c{k}"],
+            "scores": [0.0, 1.0, 0.0],
+        }
+        for k in range(n)
+    ]
+
+
+def _read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _run(**kwargs) -> tuple:
+    messages: list[str] = []
+    summary = asyncio.run(run_select(RunOptions(**kwargs), say=messages.append))
+    return summary, messages
+
+
+def test_rows_come_out_in_input_order(tmp_path, write_jsonl):
+    """Output rows follow input order even though items run concurrently."""
+    path = write_jsonl(tmp_path / "in.jsonl", _rows(30))
+    out = tmp_path / "out.jsonl"
+    summary, _ = _run(
+        paths=[str(path)],
+        out=str(out),
+        config=StrategyConfig(name="round-robin"),
+        judge="simulated:1.0",
+        concurrency=3,
+    )
+    rows = _read(out)
+    assert [r["id"] for r in rows] == [f"r{k}" for k in range(30)]
+    assert all(r["selected"] == 1 and r["comparisons"] == 3 for r in rows)
+    assert summary.selected == 30 and summary.comparisons == 90 and summary.labels_used
+
+
+def test_skip_invalid_keeps_every_good_row(tmp_path, write_jsonl):
+    """With skip_invalid a bad row is reported and every good row is still selected."""
+    path = write_jsonl(tmp_path / "in.jsonl", _rows(6), raw_lines={2: b"{broken"})
+    out = tmp_path / "out.jsonl"
+    summary, messages = _run(paths=[str(path)], out=str(out), skip_invalid=True)
+    assert [r["id"] for r in _read(out)] == ["r0", "r1", "r3", "r4", "r5"]
+    assert len(summary.invalid_rows) == 1 and any(":3:" in m for m in messages)
+
+
+def test_a_bad_row_stops_the_run_but_keeps_earlier_rows(tmp_path, write_jsonl):
+    """Without skip_invalid a bad row raises, after the rows before it are written."""
+    path = write_jsonl(tmp_path / "in.jsonl", _rows(6), raw_lines={4: b"{broken"})
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(InputError, match=r"in.jsonl:5: invalid JSON"):
+        _run(paths=[str(path)], out=str(out), concurrency=4)
+    assert [r["id"] for r in _read(out)] == ["r0", "r1", "r2", "r3"]
+
+
+@register_judge("flaky")
+class FlakyJudge(BaseJudge):
+    """Raises on items whose prompt ends in 3; prefers the longer text otherwise."""
+
+    def __init__(self):
+        self.spec = "flaky"
+
+    async def compare(self, item, a, b):
+        if item.prompt.endswith("3"):
+            raise RuntimeError("endpoint exploded")
+        return Verdict("a" if len(item.candidates[a].text) > len(item.candidates[b].text) else "b")
+
+
+def test_failed_items_are_reported_not_written_and_resume_retries_them(tmp_path, write_jsonl):
+    """A judge failure skips that item (no row); a resume with a working judge fills it in."""
+    path = write_jsonl(tmp_path / "in.jsonl", _rows(5))
+    out = tmp_path / "out.jsonl"
+    summary, messages = _run(
+        paths=[str(path)], out=str(out), config=StrategyConfig(name="knockout"), judge="flaky"
+    )
+    assert summary.failed == [(str(path), "r3")]
+    assert any("endpoint exploded" in m for m in messages)
+    assert [r["id"] for r in _read(out)] == ["r0", "r1", "r2", "r4"]
+
+
+def test_existing_output_needs_resume_or_overwrite(tmp_path, write_jsonl):
+    """An existing --out file is never silently replaced."""
+    path = write_jsonl(tmp_path / "in.jsonl", _rows(2))
+    out = tmp_path / "out.jsonl"
+    out.write_text("")
+    with pytest.raises(ConfigError, match="--resume"):
+        _run(paths=[str(path)], out=str(out))
+    _run(paths=[str(path)], out=str(out), overwrite=True)
+    assert len(_read(out)) == 2
+
+
+def test_resume_cuts_a_torn_line_and_duplicates_nothing(tmp_path, write_jsonl):
+    """Resume drops a torn last line, keeps finished rows byte for byte, and adds the rest."""
+    path = write_jsonl(tmp_path / "in.jsonl", _rows(8))
+    out, trace = tmp_path / "out.jsonl", tmp_path / "trace.jsonl"
+    common = {
+        "paths": [str(path)],
+        "config": StrategyConfig(name="sequential"),
+        "judge": "simulated:0.7",
+        "trace": str(trace),
+    }
+    _run(out=str(out), limit=3, **common)
+    kept = out.read_bytes()
+    with open(out, "ab") as f:
+        f.write(b'{"id": "r3", "file": "x", "sel')  # a kill in the middle of a write
+    with open(trace, "ab") as f:
+        f.write(json.dumps({"id": "r3", "file": str(path)}).encode() + b"\n")  # row w/o output
+    summary, messages = _run(out=str(out), resume=True, **common)
+    assert out.read_bytes().startswith(kept)
+    assert [r["id"] for r in _read(out)] == [f"r{k}" for k in range(8)]
+    assert [r["id"] for r in _read(trace)] == [f"r{k}" for k in range(8)]
+    assert summary.already_done == 3 and summary.selected == 5
+    assert any("torn" in m for m in messages)
+
+
+def test_resume_refuses_other_options(tmp_path, write_jsonl):
+    """Resuming with another strategy, judge or seed is refused: one file, one configuration."""
+    path = write_jsonl(tmp_path / "in.jsonl", _rows(3))
+    out = tmp_path / "out.jsonl"
+    _run(paths=[str(path)], out=str(out), limit=1)
+    with pytest.raises(ConfigError, match="made with seed=0, not 5"):
+        _run(paths=[str(path)], out=str(out), resume=True, config=StrategyConfig(seed=5))
+
+
+SLOW_RUN = """
+import asyncio, sys
+from rerank.cli import main
+from rerank.judges import BaseJudge, Verdict, register_judge
+
+@register_judge("slow")
+class Slow(BaseJudge):
+    def __init__(self):
+        self.spec = "slow"
+    async def compare(self, item, a, b):
+        await asyncio.sleep(0.01)  # pacing, so that the parent can kill us mid-run
+        return Verdict("a" if len(item.candidates[a].text) > len(item.candidates[b].text) else "b")
+
+main(sys.argv[1:])
+"""
+
+
+def test_resume_after_kill_9_finishes_without_loss_or_duplicates(tmp_path, write_jsonl):
+    """A run killed with SIGKILL and resumed has every item exactly once, earlier rows intact."""
+    n = 60
+    path = write_jsonl(tmp_path / "in.jsonl", _rows(n))
+    out, trace = tmp_path / "out.jsonl", tmp_path / "trace.jsonl"
+    args = [
+        sys.executable,
+        "-c",
+        SLOW_RUN,
+        "select",
+        str(path),
+        "--strategy",
+        "sequential",
+        "--judge",
+        "slow",
+        "--out",
+        str(out),
+        "--trace",
+        str(trace),
+        "--concurrency",
+        "1",
+    ]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and out.read_bytes().count(b"\n") >= 5:
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = out.read_bytes()
+    finished = before.count(b"\n")
+    assert 5 <= finished < n
+    done = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes().startswith(before[: before.rfind(b"\n") + 1])
+    rows = _read(out)
+    assert [r["id"] for r in rows] == [f"r{k}" for k in range(n)]
+    assert sorted(r["id"] for r in _read(trace)) == sorted(r["id"] for r in rows)
+    assert "already done" in done.stderr
