@@ -118,3 +118,13 @@ def test_column_options_select_from_other_shapes(runner, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert _rows(result.stdout)[0]["selected"] == 0
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(runner, examples_file):
+    """Piped stderr gets no bar by default; --progress draws one on stderr."""
+    quiet = runner.invoke(main, ["select", str(examples_file)])
+    loud = runner.invoke(main, ["select", str(examples_file), "--progress"])
+    assert "item/s" not in quiet.stderr and "it/s" not in quiet.stderr
+    assert "13/13" in loud.stderr
+    picks = [[(r["id"], r["selected"]) for r in _rows(x.stdout)] for x in (quiet, loud)]
+    assert picks[0] == picks[1] and len(picks[0]) == 13
