@@ -76,6 +76,8 @@ def result_row(result: ItemResult) -> dict[str, Any]:
     }
     if sel.checkpoints is not None:
         row["checkpoints"] = {str(k): v for k, v in sel.checkpoints.items()}
+    if result.explanation and "task_kind" in result.explanation:
+        row["task_kind"] = result.explanation["task_kind"]
     if sel.cyclic_triads is not None:
         row["cyclic_triads"] = sel.cyclic_triads
     return row
@@ -107,6 +109,8 @@ def trace_row(result: ItemResult) -> dict[str, Any]:
         row["scores"] = [s.to_dict() if s is not None else None for s in result.scores]
     if result.vote_keys:
         row["vote_keys"] = result.vote_keys
+    if result.explanation is not None:
+        row["explanation"] = result.explanation
     return row
 
 

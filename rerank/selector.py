@@ -97,6 +97,7 @@ class ItemResult:
     elapsed: float
     scores: list[Score] = field(default_factory=list)
     vote_keys: list[str | None] = field(default_factory=list)
+    explanation: dict[str, Any] | None = None
 
 
 def item_seed(seed: int, item: Item) -> int:
@@ -163,6 +164,9 @@ async def select_item(
             kwargs["checkpoints"] = config.checkpoints
         selection = await strategy(item.n, compare, **kwargs)
     result.selection = selection
+    explain = getattr(judge, "explain", None)  # optional: not every judge has more to say
+    if explain is not None:
+        result.explanation = await explain(view)
     result.elapsed = time.perf_counter() - start
     return result
 

@@ -120,6 +120,10 @@ class BaseJudge:
     async def aclose(self) -> None:
         return None
 
+    async def explain(self, item: Item) -> dict[str, Any] | None:
+        """What the judge established about the item as a whole (for the trace), if anything."""
+        return None
+
     def compare_sync(self, item: Item, a: int, b: int) -> Verdict:
         """Blocking :meth:`compare`, for code without an event loop."""
         return asyncio.run(self.compare(item, a, b))

@@ -1,0 +1,61 @@
+"""Best-of-N accuracy against its baselines, from labels (reports only: judges never see them).
+
+For one item with labels ``l_0 .. l_{N-1}`` (1 = correct) and a selected index ``s``:
+
+- *selected*: ``l_s``;
+- *Pass@1*: ``l_0``, the first response (the greedy one in JETTS files);
+- *Random@N*: the mean label, the expected value of a random pick (not a single draw);
+- *Oracle@N*: the best label (any correct response);
+- *gap closed*: ``(selected - random) / (oracle - random)`` over a set of items: the share of
+  the distance from picking at random to picking perfectly that a selector covers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Baselines", "baselines", "bootstrap_interval", "gap_closed"]
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """Mean Pass@1, Random@N and Oracle@N over a set of items."""
+
+    items: int
+    pass_at_1: float
+    random_at_n: float
+    oracle_at_n: float
+
+
+def baselines(labels: Sequence[Sequence[float]]) -> Baselines:
+    """The baselines of a set of items, each given as its candidates' labels."""
+    if not labels:
+        return Baselines(0, float("nan"), float("nan"), float("nan"))
+    return Baselines(
+        items=len(labels),
+        pass_at_1=float(np.mean([ls[0] for ls in labels])),
+        random_at_n=float(np.mean([np.mean(ls) for ls in labels])),
+        oracle_at_n=float(np.mean([max(ls) for ls in labels])),
+    )
+
+
+def gap_closed(selected: float, base: Baselines) -> float | None:
+    """Share of the Random-to-Oracle gap that an accuracy of ``selected`` closes."""
+    gap = base.oracle_at_n - base.random_at_n
+    return None if gap <= 0 else (selected - base.random_at_n) / gap
+
+
+def bootstrap_interval(
+    values: Sequence[float], *, resamples: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (items resampled)."""
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, data.size, size=(resamples, data.size))].mean(axis=1)
+    tail = (1 - level) / 2
+    return (float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail)))
