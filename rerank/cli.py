@@ -8,6 +8,7 @@ import sys
 import click
 
 from rerank import __version__
+from rerank.cli_skills import skills
 from rerank.errors import RerankError
 from rerank.items import TASK_KINDS
 from rerank.readers import FORMATS, Fields
@@ -196,3 +197,6 @@ def select_command(
     click.echo(summary.line(), err=True)
     if summary.failed:
         sys.exit(1)
+
+
+main.add_command(skills)

@@ -5,6 +5,7 @@
     RerankError                 anything rerank raises on purpose
     ├── InputError              a candidate file or row is malformed (names file, line, field)
     ├── ConfigError             an option, judge spec or strategy name is not usable
+    │   └── SkillError          a skill package is invalid (every problem: file and field)
     └── JudgeError              a judge could not produce a verdict at all
 
 The CLI turns every ``RerankError`` into a one-line message and a non-zero exit code.
