@@ -5,15 +5,28 @@
     RerankError                 anything rerank raises on purpose
     ├── InputError              a candidate file or row is malformed (names file, line, field)
     ├── ConfigError             an option, judge spec or strategy name is not usable
+    │   ├── CacheError          the verdict cache file cannot be used (names the file)
     │   └── SkillError          a skill package is invalid (every problem: file and field)
+    ├── SandboxError            the code sandbox itself failed (rerank.verifiers.sandbox)
+    │   └── SandboxUnavailable  this machine cannot bound untrusted code: nothing is run
     └── JudgeError              a judge could not produce a verdict at all
+        └── EndpointError       no LLM endpoint answered (names each one tried and why)
+            └── RequestRejectedError  an endpoint refused the request itself (4xx)
 
 The CLI turns every ``RerankError`` into a one-line message and a non-zero exit code.
 """
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "InputError", "JudgeError", "RerankError"]
+__all__ = [
+    "CacheError",
+    "ConfigError",
+    "EndpointError",
+    "InputError",
+    "JudgeError",
+    "RequestRejectedError",
+    "RerankError",
+]
 
 
 class RerankError(Exception):
@@ -41,3 +54,19 @@ class ConfigError(RerankError):
 
 class JudgeError(RerankError):
     """A judge failed outright (as opposed to returning an invalid verdict)."""
+
+
+class CacheError(ConfigError):
+    """The verdict cache file is unreadable: the message names it and suggests --no-cache."""
+
+
+class EndpointError(JudgeError):
+    """No OpenAI-compatible endpoint answered: the message names each one tried and why."""
+
+
+class RequestRejectedError(EndpointError):
+    """An endpoint rejected the request itself (a 4xx other than 429), so retrying is futile."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        self.status = status
+        super().__init__(message)

@@ -1,0 +1,116 @@
+"""Watching one sandboxed run: capped output from both pipes, and the wall clock.
+
+One selector loop per run, in the calling thread: it reads stdout, stderr and the status
+pipe as data arrives (so the program never blocks on a full pipe), keeps at most
+``limit`` bytes of each stream and reads the rest only to drop it (so a program printing
+gigabytes costs us no memory), and waits on a pidfd for the supervisor's exit (no
+polling where the kernel has pidfds).
+
+At the deadline it sends SIGTERM to the supervisor, which SIGKILLs the program and
+reports once everything below it is gone. Only if the supervisor itself does not answer
+within ``KILL_GRACE`` is its whole process group SIGKILLed. The supervisor is our
+child and is reaped only at the very end, so neither pid can have been reused by then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+
+__all__ = ["KILL_GRACE", "Watched", "watch"]
+
+KILL_GRACE = 5.0  # seconds the supervisor gets to clean up after SIGTERM
+_CHUNK = 1 << 16
+_STATUS_LIMIT = 1 << 16
+
+
+@dataclass
+class Watched:
+    """What one run produced, before interpretation."""
+
+    stdout: bytes
+    stderr: bytes
+    status: str  # the supervisor's status lines
+    truncated: bool  # stdout or stderr went past the limit
+    stopped: bool  # we asked the supervisor to kill the program (wall clock)
+    returncode: int | None  # the supervisor's own exit code
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # Linux < 5.3, or not Linux
+        return None
+
+
+def watch(proc: subprocess.Popen, status_fd: int, *, limit: int, deadline: float) -> Watched:
+    """Drain ``proc``'s pipes until they close and it exits, enforcing ``deadline``."""
+    assert proc.stdout is not None and proc.stderr is not None
+    buffers = {
+        proc.stdout.fileno(): bytearray(),
+        proc.stderr.fileno(): bytearray(),
+        status_fd: bytearray(),
+    }
+    caps = {proc.stdout.fileno(): limit, proc.stderr.fileno(): limit, status_fd: _STATUS_LIMIT}
+    selector = selectors.DefaultSelector()
+    for fd in buffers:
+        os.set_blocking(fd, False)
+        selector.register(fd, selectors.EVENT_READ)
+    pidfd = _pidfd(proc.pid)
+    if pidfd is not None:
+        selector.register(pidfd, selectors.EVENT_READ)
+    open_pipes, exited, stopped, truncated = len(buffers), False, False, False
+    try:
+        while open_pipes or not exited:
+            now = time.monotonic()
+            if now >= deadline:
+                if stopped:  # the supervisor did not answer: last resort
+                    _killpg(proc.pid)
+                    break
+                proc.send_signal(signal.SIGTERM)
+                stopped, deadline = True, now + KILL_GRACE
+            timeout = deadline - now if pidfd is not None else min(deadline - now, 0.05)
+            for key, _ in selector.select(timeout):
+                if key.fd == pidfd:
+                    exited = True
+                    selector.unregister(pidfd)
+                    continue
+                try:
+                    chunk = os.read(key.fd, _CHUNK)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    selector.unregister(key.fd)
+                    open_pipes -= 1
+                    continue
+                buffer = buffers[key.fd]
+                room = caps[key.fd] - len(buffer)
+                if len(chunk) > room:
+                    truncated = truncated or key.fd != status_fd
+                    chunk = chunk[: max(room, 0)]
+                buffer += chunk
+            if pidfd is None and not exited:
+                exited = proc.poll() is not None
+    finally:
+        selector.close()
+        if pidfd is not None:
+            os.close(pidfd)
+    proc.wait()
+    return Watched(
+        stdout=bytes(buffers[proc.stdout.fileno()]),
+        stderr=bytes(buffers[proc.stderr.fileno()]),
+        status=buffers[status_fd].decode("utf-8", "replace"),
+        truncated=truncated,
+        stopped=stopped,
+        returncode=proc.returncode,
+    )
+
+
+def _killpg(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
