@@ -47,7 +47,7 @@ _CODE_LINE = re.compile(
 )
 
 
-def final_answer(text: str) -> str | None:
+def final_answer(text: str, *, last_number: bool = True) -> str | None:
     """The final answer a response states, as written (stripped), or None.
 
     Markers are tried in this order, and the first that yields a non-empty answer wins:
@@ -59,7 +59,8 @@ def final_answer(text: str) -> str | None:
        allowed); when ``x`` itself says "the answer is y", ``y``;
     4. the last "the answer is x" or "the final answer is x", up to the end of its sentence;
     5. the last number in the text (``-3``, ``1,234``, ``2.5``, ``3/4``), for responses
-       without code only.
+       without code only, and unless ``last_number=False`` (a caller that can tell a bare
+       answer from a solution, such as a reference, asks for the explicit markers only).
 
     GSM8K calculator notes (``<<16-3=13>>``), Asymptote figures (``[asy]...[/asy]``) and
     fenced code are ignored; a response that is bare code (a ``def``/``class`` or Python
@@ -84,7 +85,7 @@ def final_answer(text: str) -> str | None:
         if answer := find(prose):
             return answer
     # Without a marker, a number in prose around code is more likely a count than an answer.
-    return _last_number(prose) if prose == text else None
+    return _last_number(prose) if last_number and prose == text else None
 
 
 def normalize_answer(answer: str) -> str:

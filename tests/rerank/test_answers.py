@@ -105,6 +105,12 @@ def test_precedence_of_markers() -> None:
     assert final_answer("the answer is 1. Then 9") == "1"
 
 
+def test_last_number_can_be_turned_off() -> None:
+    """With last_number=False only an explicit marker gives an answer."""
+    assert final_answer("She ate 3/4 of the pie", last_number=False) is None
+    assert final_answer("She ate 3/4 of the pie.\nA: 3/4", last_number=False) == "3/4"
+
+
 def test_no_answer_in_prose_without_numbers() -> None:
     """Prose without a marker or a number has no final answer."""
     assert final_answer("I am not sure how to solve this one.") is None

@@ -1,0 +1,194 @@
+"""The math verifier: final answers, their equivalence, a visible reference, arithmetic steps.
+
+For each candidate it reports, in this order:
+
+- ``answer`` (soft): pass when the response states a final answer
+  (:func:`rerank.answers.final_answer`), fail when it states none: a math response without
+  an answer has not done what was asked, but the extractor can miss an unusual phrasing,
+  so this is a hint, not a verdict;
+- ``reference`` (hard), only when the item makes a reference visible
+  (``item.task.resources["reference"]``, present when the user granted it with
+  ``--expose reference``): pass or fail by math-verify equivalence of the final answers;
+  unknown when the candidate states no answer, the reference yields none, or math-verify
+  timed out or could not decide;
+- ``step:<k>`` (soft): each arithmetic step the solution states, recomputed
+  (:mod:`rerank.verifiers.math_steps`).
+
+Its *signature* is a canonical key of the final answer, the same for every answer
+math-verify finds equivalent within the item: the normalised answer
+(:func:`rerank.answers.normalize_answer`) of the first answer of its class, so ``1/2``,
+``0.5`` and ``\\frac{1}{2}`` share one, and consensus counts them together. No answer, no
+signature. math-verify runs in worker processes with deadlines
+(:mod:`rerank.verifiers.math_equivalence`), once per item for all its answers; when it
+times out or is not installed, signatures fall back to the normalised answer, which
+never merges different answers.
+
+The verifier reads ``item.public()`` only: labels never reach it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rerank.answers import final_answer, normalize_answer
+from rerank.evidence import Check, Evidence
+from rerank.items import Item
+from rerank.task_kind import detect_kind
+from rerank.verifiers.math_equivalence import Equivalence, EquivalencePool, default_pool
+from rerank.verifiers.math_steps import step_checks
+
+__all__ = ["MathVerifier", "reference_answer"]
+
+# normalize_answer writes numbers like this: math-verify reads them as they are.
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")
+# A reference this short, on one line and without a marker, is the answer itself.
+_BARE_ANSWER_LENGTH = 80
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A final answer as written, its normalised key, and what math-verify is given."""
+
+    written: str
+    key: str
+
+    @property
+    def expression(self) -> str:
+        return self.key if _PLAIN_NUMBER.fullmatch(self.key) else self.written
+
+
+def _answer(written: str | None) -> _Answer | None:
+    if written is None:
+        return None
+    key = normalize_answer(written)
+    return _Answer(written, key) if key else None
+
+
+def reference_answer(reference: Any) -> str | None:
+    """The final answer a visible reference states, whether a solution or a bare answer.
+
+    A solution gives its marked answer (``#### 18``, ``\\boxed{..}``, ``A: 18``); a short
+    one-line reference without a marker is the answer itself (``\\frac{1}{2}``, where the
+    last-number rule would read ``2``); anything else gives its last number.
+
+    Examples
+    --------
+    >>> reference_answer("16 - 3 = <<16-3=13>>13\\n#### 13")
+    '13'
+    >>> reference_answer("\\\\frac{1}{2}")
+    '\\\\frac{1}{2}'
+    >>> reference_answer(18)
+    '18'
+    """
+    if isinstance(reference, bool) or not isinstance(reference, str | int | float):
+        return None
+    text = str(reference).strip()
+    marked = final_answer(text, last_number=False)
+    if marked is not None:
+        return marked
+    if text and "\n" not in text and len(text) <= _BARE_ANSWER_LENGTH:
+        return text
+    return final_answer(text)
+
+
+class MathVerifier:
+    """Evidence for math candidates: answer, reference match, steps, answer signature.
+
+    ``pool`` runs math-verify (default: the process-wide
+    :func:`~rerank.verifiers.math_equivalence.default_pool`, started on first use);
+    ``steps=False`` leaves out the arithmetic step checks.
+    """
+
+    name = "math"
+
+    def __init__(self, pool: EquivalencePool | None = None, *, steps: bool = True) -> None:
+        self._pool = pool
+        self.steps = steps
+
+    @property
+    def pool(self) -> EquivalencePool:
+        if self._pool is None:
+            self._pool = default_pool()
+        return self._pool
+
+    def applies(self, item: Item) -> bool:
+        """A math item: declared so, or (undeclared) a prompt with numbers whose candidates
+        mostly state a final answer (:func:`rerank.task_kind.detect_kind`)."""
+        return detect_kind(item.public()) == "math"
+
+    def verify(self, item: Item) -> list[Evidence]:
+        """One :class:`Evidence` per candidate, in candidate order."""
+        item = item.public()
+        answers = [_answer(final_answer(c.text)) for c in item.candidates]
+        distinct = list(dict.fromkeys(a.key for a in answers if a is not None))
+        expressions = {a.key: a.expression for a in reversed(answers) if a is not None}
+        visible = "reference" in item.task.resources
+        reference = _answer(reference_answer(item.task.resources.get("reference")))
+        equivalence = self._equivalence([expressions[k] for k in distinct], reference)
+        index = {key: d for d, key in enumerate(distinct)}
+        evidence = []
+        for candidate, answer in zip(item.candidates, answers, strict=True):
+            checks, notes = [], []
+            if answer is None:
+                checks.append(Check("answer", "fail", hard=False, detail="no final answer stated"))
+            else:
+                checks.append(Check("answer", "pass", hard=False, detail=answer.written))
+            d = index.get(answer.key) if answer is not None else None
+            if visible:
+                checks.append(_reference_check(answer, reference, equivalence, d))
+            notes.extend(_notes(equivalence, d))
+            if self.steps:
+                checks.extend(step_checks(candidate.text))
+            signature = distinct[equivalence.classes[d]] if d is not None else None
+            evidence.append(Evidence(self.name, tuple(checks), signature, tuple(notes)))
+        return evidence
+
+    def _equivalence(self, expressions: Sequence[str], reference: _Answer | None) -> Equivalence:
+        if not expressions or (len(expressions) == 1 and reference is None):
+            n = len(expressions)
+            return Equivalence(
+                classes=tuple(range(n)), reference=(None,) * n if reference else None
+            )
+        gold = reference.expression if reference is not None else None
+        return self.pool.equivalence(expressions, gold)
+
+
+def _reference_check(
+    answer: _Answer | None, reference: _Answer | None, eq: Equivalence, d: int | None
+) -> Check:
+    def unknown(why: str) -> Check:
+        return Check("reference", "unknown", detail=why)
+
+    if reference is None:
+        return unknown("the reference states no final answer")
+    if answer is None or d is None:
+        return unknown("no final answer stated")
+    versus = f"{answer.written} vs reference {reference.written}"
+    if answer.key == reference.key:
+        return Check("reference", "pass", detail=f"{versus}: equal")
+    match = eq.reference[d] if eq.reference is not None else None
+    if match is None:
+        if _PLAIN_NUMBER.fullmatch(answer.key) and _PLAIN_NUMBER.fullmatch(reference.key):
+            # Two exact numbers that normalise differently differ: no math-verify needed.
+            return Check("reference", "fail", detail=f"{versus}: different numbers")
+        if eq.error:
+            return unknown(f"{versus}: math-verify unavailable ({eq.error})")
+        if eq.reference_timed_out or d in eq.timed_out:
+            return unknown(f"{versus}: math-verify timed out")
+        return unknown(f"{versus}: math-verify could not read one of them")
+    if match:
+        return Check("reference", "pass", detail=f"{versus}: equivalent (math-verify)")
+    return Check("reference", "fail", detail=f"{versus}: not equivalent (math-verify)")
+
+
+def _notes(eq: Equivalence, d: int | None) -> list[str]:
+    if d is None:
+        return []
+    if eq.error:
+        return [f"math-verify unavailable ({eq.error}): answers grouped by normalised form"]
+    if d in eq.timed_out:
+        return ["math-verify timed out on this answer: grouped by normalised form"]
+    return []
