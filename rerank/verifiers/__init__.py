@@ -1,0 +1,1 @@
+"""Verifiers: deterministic evidence about candidates (code execution, instructions, math)."""
