@@ -1,0 +1,417 @@
+"""The endpoint pool: chat completions over several OpenAI-compatible servers.
+
+:class:`EndpointPool` spreads calls round-robin over its base URLs, never runs more than an
+endpoint's concurrency cap at once on it, and moves a failed call on to another endpoint
+(connection refused, timeout, 5xx, 429, a malformed answer), waiting with exponential
+backoff and jitter between rounds. A 4xx other than 429 is the request's fault and raises
+:class:`~rerank.errors.RequestRejectedError` at once. One ``openai.AsyncOpenAI`` client per
+base URL does the HTTP, with its own retries off so that retries happen here, where the
+other endpoints are known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import openai
+
+from rerank.errors import ConfigError, EndpointError
+from rerank.llm.endpoints import (
+    PLACEHOLDER_API_KEY,
+    Endpoint,
+    EndpointStatus,
+    parse_base_urls,
+    resolve_api_key,
+    retry_delay,
+)
+from rerank.llm.failures import (
+    Failure,
+    MalformedResponse,
+    classify,
+    no_endpoint_answered,
+    request_rejected,
+)
+
+__all__ = ["ChatResult", "EndpointPool", "ToolCall", "Usage"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A function call the model asked for; ``arguments`` is the raw JSON text it wrote."""
+
+    name: str
+    arguments: str = "{}"
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Calls, tokens and seconds. The fields are those of :class:`rerank.judges.Cost`, so a
+    judge builds one with ``Cost(**dataclasses.asdict(usage))``."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.calls + other.calls,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.seconds + other.seconds,
+        )
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """One answered chat call: the assistant message, why it stopped, what it cost
+    (``usage.seconds`` is the wall time of the call, retries included), the endpoint that
+    answered, the number of requests sent to get there and the seconds spent waiting
+    between retry rounds."""
+
+    content: str | None
+    tool_calls: tuple[ToolCall, ...]
+    finish_reason: str | None
+    usage: Usage
+    endpoint: str
+    attempts: int
+    model: str
+    reasoning: str | None = None
+    waited: float = 0.0
+
+    @property
+    def latency(self) -> float:
+        return self.usage.seconds
+
+    def as_message(self) -> dict[str, Any]:
+        """The assistant message to append to the conversation for the next turn."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in self.tool_calls
+            ]
+        return message
+
+
+class EndpointPool:
+    """Chat completions over one or more OpenAI-compatible base URLs.
+
+    ``concurrency`` caps the requests in flight per endpoint (one number for all, or one
+    per URL). A call is tried on each endpoint in turn; after every endpoint has failed it
+    waits (exponential ``backoff`` with jitter, or the server's Retry-After, at most
+    ``max_wait`` seconds) and starts another round, ``retries`` times. An endpoint that
+    refuses connections is skipped for ``cooldown`` seconds while others answer.
+    ``enable_thinking`` is sent as ``chat_template_kwargs``; an endpoint that rejects the
+    field gets the request again without it, and never again. ``model=None`` asks the
+    first endpoint that answers ``/v1/models`` and uses its first model. The API key is
+    ``api_key``, else ``$RERANK_API_KEY``, else ``$OPENAI_API_KEY``, else a placeholder;
+    it appears in no repr, log line or error message.
+
+    ``totals`` adds up the :class:`Usage` of every answered call, ``waiting`` counts calls
+    queued for a free slot and :meth:`status` shows each endpoint.
+
+    Examples
+    --------
+    >>> pool = EndpointPool("http://gpu1:8000/v1,http://gpu2:8000/v1", "Qwen/Qwen3-8B")
+    >>> [s.url for s in pool.status()]
+    ['http://gpu1:8000/v1', 'http://gpu2:8000/v1']
+    """
+
+    def __init__(
+        self,
+        base_urls: str | Sequence[str],
+        model: str | None = None,
+        *,
+        api_key: str | None = None,
+        concurrency: int | Sequence[int] = 8,
+        timeout: float = 120.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+        max_wait: float = 30.0,
+        cooldown: float = 30.0,
+        enable_thinking: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        urls = parse_base_urls(base_urls)
+        caps = [concurrency] * len(urls) if isinstance(concurrency, int) else list(concurrency)
+        if len(caps) != len(urls):
+            raise ConfigError(
+                f"{len(caps)} concurrency limits for {len(urls)} endpoints: "
+                "give one for all, or one per URL"
+            )
+        if retries < 0 or timeout <= 0:
+            raise ConfigError(f"retries must be >= 0 and timeout > 0 (got {retries}, {timeout})")
+        self.endpoints = [Endpoint(url, cap) for url, cap in zip(urls, caps, strict=True)]
+        self.model = model
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.cooldown = cooldown
+        self.enable_thinking = enable_thinking
+        self.totals = Usage()
+        self.waiting = 0
+        self._api_key = resolve_api_key(api_key)
+        self._secret = "" if self._api_key == PLACEHOLDER_API_KEY else self._api_key
+        self._rng = random.Random(seed)
+        self._cursor = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clients: dict[str, openai.AsyncOpenAI] = {}
+        self._wakeups: list[asyncio.Future[None]] = []
+        self._model_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        urls = [e.url for e in self.endpoints]
+        return f"EndpointPool({urls!r}, model={self.model!r})"
+
+    def status(self) -> list[EndpointStatus]:
+        """A snapshot of every endpoint: cap, requests in flight, health, counts."""
+        now = time.monotonic()
+        return [e.status(now) for e in self.endpoints]
+
+    async def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        temperature: float | None = 0.0,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+        **extra: Any,
+    ) -> ChatResult:
+        """One chat completion, failing over between endpoints; ``extra`` goes to
+        ``chat.completions.create`` as it is (``extra_body`` is merged with ours)."""
+        started = time.monotonic()
+        model = await self.resolve_model()
+        request: dict[str, Any] = {"model": model, "messages": list(messages), **extra}
+        optional = {
+            "tools": tools,
+            "tool_choice": tool_choice,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            "seed": seed,
+        }
+        request.update({k: v for k, v in optional.items() if v is not None})
+
+        async def create(endpoint: Endpoint, with_template_kwargs: bool) -> Any:
+            sent = dict(request)
+            if with_template_kwargs:
+                body = dict(sent.get("extra_body") or {})
+                thinking = {"enable_thinking": self.enable_thinking}
+                kwargs = {**body.get("chat_template_kwargs", {}), **thinking}
+                sent["extra_body"] = {**body, "chat_template_kwargs": kwargs}
+            completion = await self._client(endpoint).chat.completions.create(**sent)
+            if not getattr(completion, "choices", None):
+                raise MalformedResponse("no choices")
+            return completion
+
+        outcome = await self._call(create)
+        completion = outcome.answer
+        usage = Usage(
+            calls=1,
+            prompt_tokens=getattr(completion.usage, "prompt_tokens", 0) or 0,
+            completion_tokens=getattr(completion.usage, "completion_tokens", 0) or 0,
+            seconds=time.monotonic() - started,
+        )
+        self.totals += usage
+        return _chat_result(completion, usage, outcome, model)
+
+    async def resolve_model(self) -> str:
+        """The model to ask for: the one given, else the first one the servers list."""
+        if self.model is not None:
+            return self.model
+        self._bind_loop()
+        async with self._model_lock:
+            if self.model is None:
+
+                async def list_models(endpoint: Endpoint, _: bool) -> list[str]:
+                    page = await self._client(endpoint).models.list()
+                    return [m.id for m in page.data]
+
+                outcome = await self._call(list_models)
+                models, endpoint = outcome.answer, outcome.endpoint
+                if not models:
+                    raise EndpointError(
+                        f"{endpoint.url} serves no model (its /v1/models list is empty): "
+                        "load one in the server, or pass --model"
+                    )
+                self.model = models[0]
+                log.info("using model %s served by %s", self.model, endpoint.url)
+        return self.model
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients (the pool may be used again afterwards)."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
+
+    async def __aenter__(self) -> EndpointPool:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- failover -------------------------------------------------------------------------
+
+    async def _call(self, send: Callable[[Endpoint, bool], Awaitable[T]]) -> _Outcome[T]:
+        """Run ``send`` on one endpoint after another until one answers."""
+        self._bind_loop()
+        tried: list[tuple[str, Failure]] = []
+        asked: list[float] = []  # the Retry-After values of the last round
+        attempts, waited = 0, 0.0
+        for round_ in range(self.retries + 1):
+            if round_:
+                delay = retry_delay(
+                    round_,
+                    backoff=self.backoff,
+                    max_wait=self.max_wait,
+                    retry_after=max(asked, default=None),
+                    rng=self._rng,
+                )
+                await asyncio.sleep(delay)
+                waited += delay
+            asked = []
+            used: set[Endpoint] = set()
+            while (endpoint := await self._acquire(exclude=used)) is not None:
+                used.add(endpoint)
+                try:
+                    answer, failure, requests = await self._attempt(endpoint, send)
+                finally:
+                    self._release(endpoint)
+                attempts += requests
+                if failure is None:
+                    return _Outcome(answer, endpoint, attempts, waited)  # type: ignore[arg-type]
+                if not failure.retryable:
+                    raise request_rejected(endpoint.url, failure)
+                if failure.connection_failed:
+                    endpoint.unhealthy_until = time.monotonic() + self.cooldown
+                if failure.retry_after is not None:
+                    asked.append(failure.retry_after)
+                log.info("%s %s; trying another endpoint", endpoint.url, failure.detail)
+                tried.append((endpoint.url, failure))
+        raise no_endpoint_answered(tried)
+
+    async def _attempt(
+        self, endpoint: Endpoint, send: Callable[[Endpoint, bool], Awaitable[T]]
+    ) -> tuple[T | None, Failure | None, int]:
+        """Send once; if the endpoint rejects ``chat_template_kwargs``, once more without
+        them. Returns the answer or the failure, and the number of requests sent."""
+        with_kwargs = endpoint.sends_template_kwargs
+        for requests in (1, 2):
+            endpoint.requests += 1
+            try:
+                return await send(endpoint, with_kwargs), None, requests
+            except Exception as exc:  # classify() re-raises what is not the endpoint's fault
+                failure = classify(exc, timeout=self.timeout, secret=self._secret)
+            # Decided on what this request carried: a concurrent call may have cleared the
+            # flag since, and its own rejection is then just as much about the field.
+            if not (with_kwargs and failure.rejects_template_kwargs):
+                break
+            log.info("%s rejects chat_template_kwargs; not sent again", endpoint.url)
+            endpoint.sends_template_kwargs = with_kwargs = False
+        endpoint.failures += 1
+        return None, failure, requests
+
+    async def _acquire(self, *, exclude: set[Endpoint]) -> Endpoint | None:
+        """Take a slot on the next endpoint in round-robin order not in ``exclude``,
+        healthy ones first, waiting for a free slot; ``None`` when none is left."""
+        while True:
+            # No await between looking and taking: on one event loop this is atomic.
+            now = time.monotonic()
+            order = self.endpoints[self._cursor :] + self.endpoints[: self._cursor]
+            left = [e for e in order if e not in exclude]
+            if not left:
+                return None
+            choices = [e for e in left if e.healthy(now)] or left
+            free = next((e for e in choices if e.has_slot()), None)
+            if free is not None:
+                free.in_flight += 1
+                self._cursor = (self.endpoints.index(free) + 1) % len(self.endpoints)
+                return free
+            wakeup = asyncio.get_running_loop().create_future()
+            self._wakeups.append(wakeup)
+            self.waiting += 1
+            try:
+                await wakeup
+            finally:
+                self.waiting -= 1
+
+    def _release(self, endpoint: Endpoint) -> None:
+        """Give the slot back and let every waiting call look again."""
+        endpoint.in_flight -= 1
+        wakeups, self._wakeups = self._wakeups, []
+        for wakeup in wakeups:
+            if not wakeup.done():
+                wakeup.set_result(None)
+
+    def _client(self, endpoint: Endpoint) -> openai.AsyncOpenAI:
+        client = self._clients.get(endpoint.url)
+        if client is None:
+            client = openai.AsyncOpenAI(
+                base_url=endpoint.url, api_key=self._api_key, timeout=self.timeout, max_retries=0
+            )
+            self._clients[endpoint.url] = client
+        return client
+
+    def _bind_loop(self) -> None:
+        """Start afresh in a new event loop (each ``asyncio.run`` of a sync wrapper makes
+        one): locks and HTTP connections belong to the loop that made them."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self._clients = {}
+            self._wakeups = []
+            self._model_lock = asyncio.Lock()
+            self.waiting = 0
+            for endpoint in self.endpoints:
+                endpoint.in_flight = 0
+
+
+@dataclass(frozen=True)
+class _Outcome(Generic[T]):
+    """What :meth:`EndpointPool._call` got, from where, with how many requests and waits."""
+
+    answer: T
+    endpoint: Endpoint
+    attempts: int
+    waited: float
+
+
+def _chat_result(completion: Any, usage: Usage, outcome: _Outcome[Any], model: str) -> ChatResult:
+    choice = completion.choices[0]
+    message = choice.message
+    calls = tuple(
+        ToolCall(call.function.name, call.function.arguments or "{}", call.id)
+        for call in (message.tool_calls or ())
+        if getattr(call, "function", None) is not None
+    )
+    # vLLM and SGLang put a thinking model's reasoning beside the content.
+    extra = getattr(message, "model_extra", None) or {}
+    reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+    return ChatResult(
+        content=message.content,
+        tool_calls=calls,
+        finish_reason=choice.finish_reason,
+        usage=usage,
+        endpoint=outcome.endpoint.url,
+        attempts=outcome.attempts,
+        model=getattr(completion, "model", None) or model,
+        reasoning=reasoning,
+        waited=outcome.waited,
+    )

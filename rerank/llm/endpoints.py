@@ -1,0 +1,157 @@
+"""Endpoint bookkeeping for the pool: base URL parsing, the API key, health, and waits.
+
+Everything here is pure or local state; the network is in :mod:`rerank.llm.client`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from time import time
+from urllib.parse import urlsplit
+
+from rerank.errors import ConfigError
+
+__all__ = [
+    "PLACEHOLDER_API_KEY",
+    "Endpoint",
+    "EndpointStatus",
+    "parse_base_urls",
+    "parse_retry_after",
+    "resolve_api_key",
+    "retry_delay",
+]
+
+# Local servers (vLLM, SGLang, llama.cpp) accept any key; the openai client insists on one.
+PLACEHOLDER_API_KEY = "EMPTY"
+
+
+def parse_base_urls(values: str | Iterable[str]) -> list[str]:
+    """Base URLs from ``--base-url`` values, each comma separated, in order, without repeats.
+
+    A URL without a path gets ``/v1`` (``http://host:8000`` -> ``http://host:8000/v1``);
+    a trailing slash is dropped.
+
+    >>> parse_base_urls(["http://a:8000/v1,http://b:8000", "http://a:8000/v1/"])
+    ['http://a:8000/v1', 'http://b:8000/v1']
+    """
+    if isinstance(values, str):
+        values = [values]
+    urls: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            url = part.strip().rstrip("/")
+            if not url:
+                continue
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ConfigError(
+                    f"--base-url {part.strip()!r} is not an http(s) URL: "
+                    f"write it like http://localhost:8000/v1"
+                )
+            if not parts.path:
+                url += "/v1"
+            if url not in urls:
+                urls.append(url)
+    if not urls:
+        raise ConfigError("no endpoint given: set --base-url http://HOST:PORT/v1")
+    return urls
+
+
+def resolve_api_key(api_key: str | None = None) -> str:
+    """The argument, else ``$RERANK_API_KEY``, else ``$OPENAI_API_KEY``, else a placeholder."""
+    for candidate in (api_key, os.environ.get("RERANK_API_KEY"), os.environ.get("OPENAI_API_KEY")):
+        if candidate:
+            return candidate
+    return PLACEHOLDER_API_KEY
+
+
+def parse_retry_after(headers: dict[str, str] | None) -> float | None:
+    """Seconds a server asked us to wait (``retry-after-ms`` or ``Retry-After``, in seconds
+    or as an HTTP date), or ``None`` when it did not say or said nonsense."""
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        if "retry-after-ms" in lowered:
+            return max(0.0, float(lowered["retry-after-ms"]) / 1000)
+        value = lowered.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+    except (TypeError, ValueError):
+        return None
+
+
+def retry_delay(
+    round_: int,
+    *,
+    backoff: float,
+    max_wait: float,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait before retry round ``round_`` (1 for the first retry).
+
+    Exponential backoff with jitter: a uniform draw in ``[b/2, b]`` where
+    ``b = backoff * 2 ** (round_ - 1)``; at least ``retry_after`` when a server asked for
+    it; never more than ``max_wait``.
+    """
+    base = backoff * 2 ** max(0, round_ - 1)
+    jittered = base * (0.5 + 0.5 * (rng or random).random())
+    return min(max_wait, max(jittered, retry_after or 0.0))
+
+
+@dataclass(frozen=True)
+class EndpointStatus:
+    """A snapshot of one endpoint, for progress displays and tests."""
+
+    url: str
+    capacity: int
+    in_flight: int
+    healthy: bool
+    requests: int
+    failures: int
+    sends_template_kwargs: bool
+
+
+class Endpoint:
+    """One base URL: its concurrency cap, what is in flight, and whether it is cooling down."""
+
+    def __init__(self, url: str, capacity: int) -> None:
+        if capacity < 1:
+            raise ConfigError(f"concurrency for {url} must be at least 1, not {capacity}")
+        self.url = url
+        self.capacity = capacity
+        self.in_flight = 0
+        self.unhealthy_until = 0.0
+        self.requests = 0
+        self.failures = 0
+        # Cleared for good once the server rejects chat_template_kwargs.
+        self.sends_template_kwargs = True
+
+    def healthy(self, now: float) -> bool:
+        return now >= self.unhealthy_until
+
+    def has_slot(self) -> bool:
+        return self.in_flight < self.capacity
+
+    def status(self, now: float) -> EndpointStatus:
+        return EndpointStatus(
+            self.url,
+            self.capacity,
+            self.in_flight,
+            self.healthy(now),
+            self.requests,
+            self.failures,
+            self.sends_template_kwargs,
+        )
+
+    def __repr__(self) -> str:
+        return f"Endpoint({self.url!r}, capacity={self.capacity})"

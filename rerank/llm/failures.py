@@ -1,0 +1,172 @@
+"""What went wrong with one request, and how to say so to a user.
+
+:func:`classify` turns an exception from the openai client into a :class:`Failure`: a kind
+that decides what the pool does next (fail over, or give up at once) and a short phrase in
+the words a user needs. :func:`no_endpoint_answered` and :func:`request_rejected` build the
+final error messages from failures, so they name every endpoint involved and, as
+:func:`classify` blanks it out, never the API key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import openai
+
+from rerank.errors import EndpointError, RequestRejectedError
+from rerank.llm.endpoints import parse_retry_after
+
+__all__ = ["Failure", "MalformedResponse", "classify", "no_endpoint_answered", "request_rejected"]
+
+# Kinds of failure. All but REJECTED move the call on to another endpoint.
+REFUSED, UNREACHABLE, TIMEOUT, RATE_LIMITED, SERVER, MALFORMED, REJECTED = (
+    "refused",
+    "unreachable",
+    "timeout",
+    "rate-limited",
+    "server",
+    "malformed",
+    "rejected",
+)
+
+HINTS = {
+    REFUSED: "Is the server running? Check --base-url.",
+    UNREACHABLE: "Is the server running? Check --base-url.",
+    TIMEOUT: "The server may be overloaded or the request long: raise --timeout or lower "
+    "--concurrency.",
+    RATE_LIMITED: "The servers are rate limiting: lower --concurrency or add endpoints.",
+    SERVER: "The server failed: its log says why.",
+    MALFORMED: "Is --base-url an OpenAI-compatible endpoint (usually ending in /v1)?",
+}
+
+TEMPLATE_KWARGS_WORDS = ("chat_template_kwargs", "enable_thinking")
+
+
+class MalformedResponse(Exception):
+    """A 200 answer that is not a usable chat completion (raised while parsing it)."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed request: its ``kind``, what the endpoint said (``detail``), the HTTP
+    status if there was one, and how long the server asked us to wait, if it did."""
+
+    kind: str
+    detail: str
+    status: int | None = None
+    retry_after: float | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind != REJECTED
+
+    @property
+    def connection_failed(self) -> bool:
+        """The endpoint could not be reached at all (it is worth skipping for a while)."""
+        return self.kind in (REFUSED, UNREACHABLE)
+
+    @property
+    def rejects_template_kwargs(self) -> bool:
+        """A 400/422 complaining about ``chat_template_kwargs`` (a server that has none)."""
+        text = self.detail.lower()
+        return self.status in (400, 422) and any(word in text for word in TEMPLATE_KWARGS_WORDS)
+
+
+def classify(exc: BaseException, *, timeout: float, secret: str = "") -> Failure:
+    """The :class:`Failure` an exception from the openai client stands for; ``secret`` (the
+    API key) is blanked out of what the server said, since a server may echo it back.
+
+    Raises ``exc`` again when it is not a failure of the endpoint (a bug on our side).
+    """
+    if isinstance(exc, openai.APITimeoutError):
+        return Failure(TIMEOUT, f"did not answer within {timeout:g} s")
+    if isinstance(exc, openai.APIConnectionError):
+        causes = _causes(exc)
+        if any(
+            isinstance(c, ConnectionRefusedError) or "refused" in str(c).lower() for c in causes
+        ):
+            return Failure(REFUSED, "refused the connection")
+        reason = next((str(c) for c in reversed(causes) if str(c)), "no reason given")
+        return Failure(UNREACHABLE, f"could not be reached ({reason})")
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        detail = f"{status} {_phrase(status)}"
+        said = _server_message(exc.body)
+        if secret:
+            said = said.replace(secret, "***")
+        if said:
+            detail += f" ({_shorten(said)})"
+        if status == 429:
+            headers = dict(exc.response.headers)
+            return Failure(RATE_LIMITED, detail, status, parse_retry_after(headers))
+        kind = SERVER if status >= 500 else REJECTED
+        return Failure(kind, detail, status)
+    if isinstance(
+        exc, openai.APIResponseValidationError | MalformedResponse | json.JSONDecodeError
+    ):
+        return Failure(MALFORMED, f"sent a response that is not a chat completion ({exc})")
+    raise exc
+
+
+def no_endpoint_answered(tried: Sequence[tuple[str, Failure]]) -> EndpointError:
+    """The error for a call that exhausted its retries; names every endpoint tried."""
+    seen: dict[str, list[Failure]] = {}
+    for url, failure in tried:
+        seen.setdefault(url, []).append(failure)
+    parts = []
+    for url, failures in seen.items():
+        detail = failures[-1].detail
+        sep = " " if failures[-1].kind in (REFUSED, UNREACHABLE, TIMEOUT, MALFORMED) else ": "
+        times = f" ({len(failures)} attempts)" if len(failures) > 1 else ""
+        parts.append(f"{url}{sep}{detail}{times}")
+    hints = dict.fromkeys(HINTS[f.kind] for _, f in tried if f.kind in HINTS)
+    message = f"no endpoint answered: {'; '.join(parts)}. {' '.join(hints)}".strip()
+    return EndpointError(message)
+
+
+def request_rejected(url: str, failure: Failure) -> RequestRejectedError:
+    """The error for a 4xx that retrying cannot fix, with the server's own words."""
+    if failure.status in (401, 403):
+        hint = "Check the API key (--api-key, $RERANK_API_KEY or $OPENAI_API_KEY)."
+    elif failure.status == 404:
+        hint = "Check --model and that --base-url ends in /v1."
+    else:
+        hint = "Check --model and the request options."
+    message = f"{url} rejected the request: {failure.detail}. {hint}"
+    return RequestRejectedError(message, status=failure.status or 0)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    causes: list[BaseException] = []
+    current = exc.__cause__ or exc.__context__
+    while current is not None and current not in causes:
+        causes.append(current)
+        current = current.__cause__ or current.__context__
+    return causes
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _server_message(body: Any) -> str:
+    """The message inside an error body: ``{"message": ...}`` (openai unwraps ``error``),
+    vLLM's ``{"object": "error", "message": ...}``, or plain text."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            return str(inner.get("message") or inner.get("detail") or inner)
+        return str(inner)
+    return "" if body is None else str(body)
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

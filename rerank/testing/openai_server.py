@@ -1,0 +1,447 @@
+"""A real OpenAI-compatible HTTP server on loopback, scripted by the test that runs it.
+
+The server answers ``POST /v1/chat/completions`` from a queue of replies the test enqueues,
+``GET /v1/models`` from its model list and ``GET /health`` with ``{"status": "ok"}``. It
+records every request (the API key only as a SHA-256, so a test can check it was sent
+without the server keeping it), counts requests in flight, and runs in a background thread
+until closed::
+
+    with OpenAIServer() as server:
+        server.enqueue(Message("Verdict: A"), ErrorReply(429, headers={"Retry-After": "1"}))
+        client = openai.OpenAI(base_url=server.base_url, api_key="k")
+        ...
+        assert server.requests[0].body["model"] == "test-model"
+
+A reply is a :class:`Message`, an :class:`ErrorReply`, a :class:`RawReply` (any bytes, such
+as malformed JSON), a :class:`Delay` (held until an event is set, to trigger client
+timeouts) or a callable ``(request_json) -> reply``. When the queue is empty the server gives
+its ``default`` reply, a 500 "no scripted reply" unless set, so an unexpected extra call fails
+loudly. :func:`refusing_endpoint` gives a base URL whose port refuses connections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Union
+
+from rerank.llm.client import ToolCall
+
+__all__ = [
+    "Delay",
+    "ErrorReply",
+    "Message",
+    "OpenAIServer",
+    "RawReply",
+    "RecordedRequest",
+    "Reply",
+    "ToolCall",
+    "openai_server_fixture",
+    "refusing_endpoint",
+]
+
+# A held reply never outlives this, so a forgotten gate cannot hang a test run for ever.
+MAX_HOLD_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Message:
+    """An assistant message; ``reasoning`` is sent as ``reasoning_content``, as vLLM sends a
+    thinking model's reasoning. Token counts default to word counts of request and reply."""
+
+    content: str | None = None
+    tool_calls: Sequence[ToolCall] = ()
+    reasoning: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """An HTTP error with an OpenAI-style body ``{"error": {"message": ...}}`` unless ``body``
+    is given (a dict is sent as JSON, a string as it is)."""
+
+    status: int
+    message: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | str | None = None
+
+
+@dataclass(frozen=True)
+class RawReply:
+    """Bytes sent as they are, such as a body that is not JSON."""
+
+    body: bytes | str
+    status: int = 200
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Delay:
+    """Hold the request until ``gate`` is set (or ``seconds`` pass, or the server closes),
+    then give ``then``. Pair it with a shorter client timeout to make the client give up."""
+
+    then: Reply
+    gate: threading.Event | None = None
+    seconds: float | None = None
+
+
+Reply = Union[Message, ErrorReply, RawReply, Delay, Callable[[dict[str, Any]], "Reply"]]  # noqa: UP007
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """What the server received. ``headers`` (lower-case names) leave out Authorization;
+    ``api_key_sha256`` is the SHA-256 of the bearer token, if one was sent."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    api_key_sha256: str | None
+
+    def carries_key(self, api_key: str) -> bool:
+        """Whether the request was sent with ``Authorization: Bearer <api_key>``."""
+        return self.api_key_sha256 == hashlib.sha256(api_key.encode()).hexdigest()
+
+
+NO_SCRIPTED_REPLY = ErrorReply(500, "no scripted reply left: the test made an unexpected request")
+
+
+class OpenAIServer:
+    """An OpenAI-compatible server on ``127.0.0.1`` and a free port; see the module docstring."""
+
+    def __init__(self, *, models: Sequence[str] = ("test-model",), default: Reply | None = None):
+        self.models = tuple(models)
+        self.default: Reply = default if default is not None else NO_SCRIPTED_REPLY
+        self._replies: deque[Reply] = deque()
+        self._requests: list[RecordedRequest] = []
+        self._changed = threading.Condition()
+        self._closed = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._gates: set[threading.Event] = set()
+        self._ids = itertools.count(1)
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> OpenAIServer:
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        httpd.daemon_threads = True
+        httpd.scripted = self  # type: ignore[attr-defined]
+        self._httpd = httpd
+        # A short poll interval keeps close() quick: shutdown() waits for the next poll.
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="openai-server"
+        )
+        self._thread.daemon = True
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving, release held replies (setting their gates) and drop connections."""
+        if self._httpd is None:
+            return
+        self._closed.set()
+        with self._changed:
+            gates, connections = list(self._gates), list(self._connections)
+        for gate in gates:
+            gate.set()
+        self._httpd.shutdown()
+        for connection in connections:
+            # Wakes handler threads blocked reading the next keep-alive request.
+            with _ignoring_socket_errors():
+                connection.shutdown(socket.SHUT_RDWR)
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._httpd = None
+
+    def __enter__(self) -> OpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        if self._httpd is None:
+            raise RuntimeError("the server is not running: use it as a context manager")
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL, ``http://127.0.0.1:PORT/v1``."""
+        return f"{self.url}/v1"
+
+    # -- scripting and inspection -------------------------------------------------------
+
+    def enqueue(self, *replies: Reply) -> None:
+        """Answer the next chat completions with these replies, in order."""
+        with self._changed:
+            self._replies.extend(replies)
+
+    @property
+    def pending(self) -> int:
+        """Scripted replies not yet given."""
+        with self._changed:
+            return len(self._replies)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, oldest first."""
+        with self._changed:
+            return list(self._requests)
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        """The chat completion requests received so far."""
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def wait_until(self, condition: Callable[[OpenAIServer], bool], timeout: float = 10) -> bool:
+        """Block until ``condition(server)`` holds, re-checked whenever a request starts or
+        ends; false if it still does not after ``timeout`` seconds (a guard, not a clock)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: condition(self), timeout)
+
+    # -- used by the handler ------------------------------------------------------------
+
+    def _begin(self, request: RecordedRequest) -> None:
+        with self._changed:
+            self._requests.append(request)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._changed.notify_all()
+
+    def _end(self) -> None:
+        with self._changed:
+            self.in_flight -= 1
+            self._changed.notify_all()
+
+    def _next_reply(self) -> Reply:
+        with self._changed:
+            return self._replies.popleft() if self._replies else self.default
+
+    def _resolve(self, reply: Reply, body: dict[str, Any]) -> Message | ErrorReply | RawReply:
+        while True:
+            if isinstance(reply, Delay):
+                gate = reply.gate or self._closed
+                with self._changed:
+                    self._gates.add(gate)
+                if not self._closed.is_set():
+                    gate.wait(min(reply.seconds or MAX_HOLD_SECONDS, MAX_HOLD_SECONDS))
+                reply = reply.then
+            elif isinstance(reply, Message | ErrorReply | RawReply):
+                return reply
+            else:
+                reply = reply(body)
+
+    def _completion(self, message: Message, body: dict[str, Any]) -> dict[str, Any]:
+        number = next(self._ids)
+        calls = [
+            {
+                "id": call.id or f"call_{number}_{i}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for i, call in enumerate(message.tool_calls)
+        ]
+        prompt = message.prompt_tokens
+        if prompt is None:
+            prompt = sum(_words(m.get("content")) for m in body.get("messages", []))
+        completion = message.completion_tokens
+        if completion is None:
+            completion = _words(message.content) + sum(
+                _words(c.arguments) for c in message.tool_calls
+            )
+        return {
+            "id": f"chatcmpl-{number}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model") or (self.models[0] if self.models else "unknown"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {
+                        "role": "assistant",
+                        "content": message.content,
+                        "tool_calls": calls or None,
+                        **({"reasoning_content": message.reasoning} if message.reasoning else {}),
+                    },
+                    "finish_reason": message.finish_reason or ("tool_calls" if calls else "stop"),
+                    "logprobs": None,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
+        }
+
+
+def _words(content: Any) -> int:
+    if isinstance(content, str):
+        return len(content.split())
+    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}]
+        return sum(_words(part.get("text")) for part in content if isinstance(part, dict))
+    return 0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real servers and the openai client use
+    server_version = "rerank-testing-openai/1"
+
+    @property
+    def scripted(self) -> OpenAIServer:
+        return self.server.scripted  # type: ignore[attr-defined]
+
+    def setup(self) -> None:
+        super().setup()
+        with self.scripted._changed:
+            self.scripted._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.scripted._changed:
+            self.scripted._connections.discard(self.connection)
+        with _ignoring_socket_errors():
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Quiet: the recorded requests say what happened."""
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        recorded = RecordedRequest(
+            method=self.command,
+            path=self.path,
+            headers={k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"},
+            body=body,
+            api_key_sha256=hashlib.sha256(token.encode()).hexdigest() if token else None,
+        )
+        server = self.scripted
+        server._begin(recorded)
+        try:
+            reply = self._route(recorded)
+        finally:
+            # Counted as ended before the response goes out, so a client that has its
+            # answer never sees its own request still counted in flight.
+            server._end()
+        with _ignoring_socket_errors():
+            self._send(reply)
+
+    def _route(self, request: RecordedRequest) -> tuple[int, dict[str, str], bytes]:
+        server = self.scripted
+        path = request.path.split("?")[0].rstrip("/")
+        if self.command == "GET" and path == "/health":
+            return _json(200, {"status": "ok"})
+        if self.command == "GET" and path == "/v1/models":
+            data = [
+                {"id": m, "object": "model", "created": 0, "owned_by": "rerank.testing"}
+                for m in server.models
+            ]
+            return _json(200, {"object": "list", "data": data})
+        if self.command == "POST" and path == "/v1/chat/completions":
+            if not isinstance(request.body, dict):
+                return _json(400, _error_body(400, "the request body is not a JSON object"))
+            reply = server._resolve(server._next_reply(), request.body)
+            if isinstance(reply, Message):
+                return _json(200, server._completion(reply, request.body))
+            if isinstance(reply, RawReply):
+                data = reply.body.encode() if isinstance(reply.body, str) else reply.body
+                return reply.status, {"Content-Type": reply.content_type}, data
+            body = (
+                reply.body if reply.body is not None else _error_body(reply.status, reply.message)
+            )
+            status, headers, data = (
+                _json(reply.status, body)
+                if isinstance(body, dict)
+                else (reply.status, {"Content-Type": "text/plain"}, body.encode())
+            )
+            return status, {**headers, **reply.headers}, data
+        return _json(404, _error_body(404, f"no route for {self.command} {path}"))
+
+    def _send(self, reply: tuple[int, dict[str, str], bytes]) -> None:
+        status, headers, data = reply
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+
+def _error_body(status: int, message: str) -> dict[str, Any]:
+    try:
+        kind = HTTPStatus(status).phrase.replace(" ", "")
+    except ValueError:
+        kind = "Error"
+    return {"error": {"message": message, "type": kind, "param": None, "code": status}}
+
+
+def _json(status: int, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+
+def _ignoring_socket_errors() -> suppress:
+    # A client that timed out has closed its end: writing to it is expected to fail.
+    return suppress(OSError)
+
+
+@contextmanager
+def refusing_endpoint() -> Iterator[str]:
+    """A base URL on a loopback port that refuses connections.
+
+    The port is bound but not listening, so connecting is refused at once and no other
+    process can take the port while the block runs.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    finally:
+        sock.close()
+
+
+def openai_server_fixture(name: str = "openai_server", **options: Any) -> Any:
+    """A pytest fixture giving a running :class:`OpenAIServer`, closed after the test.
+
+    In a test module: ``server = openai_server_fixture("server")``; ``options`` go to
+    :class:`OpenAIServer`. Several names give several independent servers.
+    """
+    import pytest  # only needed by tests, so not imported by the module
+
+    @pytest.fixture(name=name)
+    def fixture() -> Iterator[OpenAIServer]:
+        with OpenAIServer(**options) as server:
+            yield server
+
+    return fixture
