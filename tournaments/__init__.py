@@ -26,6 +26,7 @@ from tournaments.pointwise import pointwise
 from tournaments.round_robin import AGGREGATES, round_robin
 from tournaments.selection import (
     OUTCOMES,
+    TIE_RULES,
     Comparator,
     KeyFunction,
     Match,
@@ -35,6 +36,7 @@ from tournaments.selection import (
     check_candidates,
     make_rng,
     outcome_of,
+    tie_priority,
     value_of,
 )
 from tournaments.sequential import sequential_knockout
@@ -45,6 +47,7 @@ __all__ = [
     "OUTCOMES",
     "PAIRWISE",
     "STRATEGIES",
+    "TIE_RULES",
     "Comparator",
     "KeyFunction",
     "Match",
@@ -69,6 +72,7 @@ __all__ = [
     "round_robin",
     "seeded_order",
     "sequential_knockout",
+    "tie_priority",
     "value_of",
     "vote",
     "win_rates",

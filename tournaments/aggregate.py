@@ -121,12 +121,22 @@ def bradley_terry(
     return [float(x) for x in log_p - log_p.mean()]
 
 
-def ranking_from_scores(scores: Sequence[float | None]) -> list[int]:
-    """Indices by score, highest first; equal scores by lower index; ``None`` last.
+def ranking_from_scores(
+    scores: Sequence[float | None], priority: Sequence[int] | None = None
+) -> list[int]:
+    """Indices by score, highest first; ``None`` last; equal scores by ``priority``.
+
+    ``priority[i]`` is candidate i's place in the tie-break order (lower goes first); by
+    default the index itself. See :func:`~tournaments.tie_priority`.
 
     Examples
     --------
     >>> ranking_from_scores([0.5, None, 0.9, 0.5])
     [2, 0, 3, 1]
+    >>> ranking_from_scores([0.5, None, 0.9, 0.5], priority=[3, 2, 1, 0])
+    [2, 3, 0, 1]
     """
-    return sorted(range(len(scores)), key=lambda i: (scores[i] is None, -(scores[i] or 0.0), i))
+    rank = priority if priority is not None else range(len(scores))
+    return sorted(
+        range(len(scores)), key=lambda i: (scores[i] is None, -(scores[i] or 0.0), rank[i])
+    )

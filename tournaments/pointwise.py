@@ -6,7 +6,14 @@ import asyncio
 import random
 
 from tournaments.aggregate import ranking_from_scores
-from tournaments.selection import Scorer, Selection, check_candidates, value_of
+from tournaments.selection import (
+    Scorer,
+    Selection,
+    check_candidates,
+    make_rng,
+    tie_priority,
+    value_of,
+)
 
 __all__ = ["pointwise"]
 
@@ -16,24 +23,26 @@ async def pointwise(
     score: Scorer,
     *,
     seed: int | random.Random | None = None,
+    ties: str = "random",
 ) -> Selection:
     """Score all candidates concurrently with ``await score(i)`` and pick the argmax.
 
     A score read as ``None`` by :func:`~tournaments.value_of` (None, NaN, non-numeric) is
     invalid: counted in ``invalid``, kept as ``None`` in ``scores`` and ranked last. Equal
-    top scores go to the lowest index. If every score is invalid, the winner is candidate
-    0 and the ranking is ``0, 1, ..., n-1``.
+    scores are ordered by :func:`~tournaments.tie_priority`: a seeded permutation
+    (``ties="random"``) or the lower index (``ties="index"``). If every score is invalid,
+    the winner is the first in that order.
 
     Parameters
     ----------
     n : number of candidates (at least 1).
     score : async scorer over candidate indices.
-    seed : accepted for a signature shared with the other strategies; pointwise draws no
-        random numbers, so the result does not depend on it.
+    seed : int, ``random.Random`` or None; fixes the tie-break order.
+    ties : ``"random"`` (seeded) or ``"index"``.
 
     Returns
     -------
-    Selection with ``scores`` and ``ranking`` (highest first, equal scores by index).
+    Selection with ``scores`` and ``ranking`` (highest first, equal scores by the tie rule).
 
     Notes
     -----
@@ -45,13 +54,14 @@ async def pointwise(
     >>> import asyncio
     >>> async def grade(i):
     ...     return [0.2, 0.9, None, 0.9][i]
-    >>> result = asyncio.run(pointwise(4, grade))
+    >>> result = asyncio.run(pointwise(4, grade, ties="index"))
     >>> result.winner, result.ranking, result.invalid
     (1, [1, 3, 0, 2], 1)
     """
     check_candidates(n)
+    priority = tie_priority(n, make_rng(seed), ties)
     scores = [value_of(s) for s in await asyncio.gather(*(score(i) for i in range(n)))]
-    ranking = ranking_from_scores(scores)
+    ranking = ranking_from_scores(scores, priority)
     return Selection(
         strategy="pointwise",
         n=n,

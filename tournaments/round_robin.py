@@ -9,7 +9,14 @@ from collections.abc import Callable, Iterable
 from tournaments.aggregate import bradley_terry, copeland_scores, ranking_from_scores, win_rates
 from tournaments.cycles import cyclic_triad_share, results_graph
 from tournaments.match import match_counts, play_round
-from tournaments.selection import Comparator, Match, Selection, check_candidates, make_rng
+from tournaments.selection import (
+    Comparator,
+    Match,
+    Selection,
+    check_candidates,
+    make_rng,
+    tie_priority,
+)
 
 __all__ = ["AGGREGATES", "round_robin"]
 
@@ -28,6 +35,7 @@ async def round_robin(
     seed: int | random.Random | None = None,
     aggregate: str = "win_rate",
     both_orders: bool = False,
+    ties: str = "random",
 ) -> Selection:
     """Play all n(n-1)/2 pairs concurrently and rank the candidates by an aggregation.
 
@@ -39,7 +47,8 @@ async def round_robin(
 
     Ties count half a win to each side (zero for Copeland); invalid matches are left out
     of every aggregation. Both are counted in ``ties`` / ``invalid``. The ranking sorts by
-    score, highest first, equal scores by lower index; the winner is its head. Which of
+    score, highest first, equal scores by :func:`~tournaments.tie_priority` (a seeded
+    permutation, or the lower index with ``ties="index"``); the winner is its head. Which of
     the two is shown first is drawn from the seed for every pair.
 
     Parameters
@@ -49,6 +58,7 @@ async def round_robin(
     seed : int, ``random.Random`` or None; fixes the display coins.
     aggregate : one of ``AGGREGATES``.
     both_orders : ask every match in both display orders (see :func:`~tournaments.play`).
+    ties : ``"random"`` (seeded) or ``"index"``: how equal scores are ordered.
 
     Returns
     -------
@@ -76,7 +86,7 @@ async def round_robin(
     pairs = list(itertools.combinations(range(n), 2))
     matches = await play_round(compare, pairs, round=1, rng=rng, both_orders=both_orders)
     scores: list[float | None] = list(AGGREGATES[aggregate](n, matches))
-    ranking = ranking_from_scores(scores)
+    ranking = ranking_from_scores(scores, tie_priority(n, rng, ties))
     graph = results_graph(n, matches)
     return Selection(
         strategy="round-robin",

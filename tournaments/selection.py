@@ -28,8 +28,10 @@ __all__ = [
     "Scorer",
     "Selection",
     "check_candidates",
+    "TIE_RULES",
     "make_rng",
     "outcome_of",
+    "tie_priority",
     "value_of",
 ]
 
@@ -52,6 +54,36 @@ def make_rng(seed: int | random.Random | None) -> random.Random:
     if isinstance(seed, random.Random):
         return seed
     return random.Random(seed)
+
+
+#: How strategies that rank by a score break equal scores: ``"random"`` by a seeded
+#: permutation (no candidate position is favoured), ``"index"`` by the lower index.
+TIE_RULES: tuple[str, ...] = ("random", "index")
+
+
+def tie_priority(n: int, rng: random.Random, ties: str) -> list[int]:
+    """Each candidate's place in the tie-break order (lower goes first).
+
+    With ``ties="random"`` the order is a permutation drawn from ``rng``: on data where
+    the first candidates are systematically better or worse (the greedy sample first, the
+    weakest model first), breaking ties by index would quietly import that bias.
+
+    Examples
+    --------
+    >>> tie_priority(3, random.Random(0), "index")
+    [0, 1, 2]
+    >>> sorted(tie_priority(3, random.Random(0), "random"))
+    [0, 1, 2]
+    """
+    if ties not in TIE_RULES:
+        raise ValueError(f"unknown tie rule {ties!r}; choose from {', '.join(TIE_RULES)}")
+    order = list(range(n))
+    if ties == "random":
+        rng.shuffle(order)
+    priority = [0] * n
+    for place, index in enumerate(order):
+        priority[index] = place
+    return priority
 
 
 def outcome_of(verdict: Any) -> Outcome:

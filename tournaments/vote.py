@@ -8,7 +8,7 @@ import random
 from collections.abc import Awaitable, Callable, Hashable
 
 from tournaments.aggregate import ranking_from_scores
-from tournaments.selection import Selection, check_candidates
+from tournaments.selection import Selection, check_candidates, make_rng, tie_priority
 
 __all__ = ["vote"]
 
@@ -18,27 +18,30 @@ async def vote(
     key: Callable[[int], Hashable | None | Awaitable[Hashable | None]],
     *,
     seed: int | random.Random | None = None,
+    ties: str = "random",
 ) -> Selection:
     """Majority (plurality) vote over the classes that ``key`` puts candidates in.
 
     ``key(i)`` returns a hashable class key, or ``None`` to abstain (no answer found); it
     may be a plain function or return an awaitable, and awaitables run concurrently.
-    Abstentions are counted in ``invalid``. The winner is the lowest-index member of the
-    largest class; equally large classes go to the one whose first member has the lowest
-    index. If every candidate abstains, the winner is candidate 0.
+    Abstentions are counted in ``invalid``. The winner is a member of the largest class;
+    which member, and which of equally large classes, follows
+    :func:`~tournaments.tie_priority`: a seeded permutation (``ties="random"``) or the
+    lower index (``ties="index"``). If every candidate abstains, the first candidate in
+    that order wins.
 
     Parameters
     ----------
     n : number of candidates (at least 1).
     key : candidate index -> class key or None.
-    seed : accepted for a signature shared with the other strategies; vote draws no random
-        numbers, so the result does not depend on it.
+    seed : int, ``random.Random`` or None; fixes the tie-break order.
+    ties : ``"random"`` (seeded) or ``"index"``.
 
     Returns
     -------
-    Selection with ``classes`` (largest first, then by first member; members in index
-    order), ``scores`` (the size of each candidate's class, 0.0 for an abstainer) and
-    ``ranking`` (by class size, then index).
+    Selection with ``classes`` (largest first, equal sizes by the tie rule; members in
+    index order), ``scores`` (the size of each candidate's class, 0.0 for an abstainer)
+    and ``ranking`` (by class size, then the tie rule).
 
     Notes
     -----
@@ -48,11 +51,12 @@ async def vote(
     --------
     >>> import asyncio
     >>> answers = ["5", "6", None, "5", "6", "5"]
-    >>> result = asyncio.run(vote(6, answers.__getitem__))
+    >>> result = asyncio.run(vote(6, answers.__getitem__, ties="index"))
     >>> result.winner, result.classes, result.invalid
     (0, [[0, 3, 5], [1, 4]], 1)
     """
     check_candidates(n)
+    priority = tie_priority(n, make_rng(seed), ties)
     keys = [key(i) for i in range(n)]
     pending = [i for i, k in enumerate(keys) if inspect.isawaitable(k)]
     for i, k in zip(pending, await asyncio.gather(*(keys[i] for i in pending)), strict=True):
@@ -61,12 +65,12 @@ async def vote(
     for i, k in enumerate(keys):
         if k is not None:
             members.setdefault(k, []).append(i)
-    classes = sorted(members.values(), key=lambda c: (-len(c), c[0]))
+    classes = sorted(members.values(), key=lambda c: (-len(c), min(priority[i] for i in c)))
     scores: list[float | None] = [0.0] * n
     for c in classes:
         for i in c:
             scores[i] = float(len(c))
-    ranking = ranking_from_scores(scores)
+    ranking = ranking_from_scores(scores, priority)
     return Selection(
         strategy="vote",
         n=n,

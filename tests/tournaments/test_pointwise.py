@@ -47,7 +47,7 @@ def test_perfect_scores_pick_the_best(scripted):
 
 def test_equal_top_scores_go_to_the_lowest_index(scripted):
     """Among equal maxima the lowest index wins."""
-    selection = scripted.run(pointwise(5, scorer([0.1, 0.9, 0.3, 0.9, 0.9])))
+    selection = scripted.run(pointwise(5, scorer([0.1, 0.9, 0.3, 0.9, 0.9]), ties="index"))
     assert selection.winner == 1
     assert selection.ranking == [1, 3, 4, 2, 0]
 
@@ -55,7 +55,7 @@ def test_equal_top_scores_go_to_the_lowest_index(scripted):
 def test_invalid_scores_are_counted_and_ranked_last(scripted):
     """None, NaN and non-numbers are invalid: counted, kept as None, ranked last by index."""
     values = [None, 0.2, float("nan"), RichScore(0.7), RichScore(None), "7", True]
-    selection = scripted.run(pointwise(7, scorer(values)))
+    selection = scripted.run(pointwise(7, scorer(values), ties="index"))
     assert selection.scores == [None, 0.2, None, 0.7, None, None, None]
     assert selection.invalid == 5
     assert selection.ranking == [3, 1, 0, 2, 4, 5, 6]
@@ -64,7 +64,7 @@ def test_invalid_scores_are_counted_and_ranked_last(scripted):
 
 def test_all_invalid_falls_back_to_candidate_zero(scripted):
     """When every score is invalid, candidate 0 wins and the ranking is by index."""
-    selection = scripted.run(pointwise(4, scorer([None] * 4)))
+    selection = scripted.run(pointwise(4, scorer([None] * 4), ties="index"))
     assert (selection.winner, selection.ranking, selection.invalid) == (0, [0, 1, 2, 3], 4)
 
 

@@ -34,7 +34,9 @@ def test_perfect_judge_ranks_the_true_order(scripted, aggregate):
 @pytest.mark.parametrize("aggregate", sorted(AGGREGATES))
 def test_ranking_is_scores_descending_with_index_tiebreak(scripted, aggregate):
     """The ranking sorts scores highest first, equal scores by lower index."""
-    selection = scripted.run(round_robin(10, scripted.chaotic(2), seed=2, aggregate=aggregate))
+    selection = scripted.run(
+        round_robin(10, scripted.chaotic(2), seed=2, aggregate=aggregate, ties="index")
+    )
     scores = selection.scores
     assert sorted(selection.ranking) == list(range(10))
     for i, j in itertools.pairwise(selection.ranking):
@@ -44,7 +46,9 @@ def test_ranking_is_scores_descending_with_index_tiebreak(scripted, aggregate):
 @pytest.mark.parametrize("aggregate", sorted(AGGREGATES))
 def test_all_ties_rank_by_index(scripted, aggregate):
     """When every match ties, all scores are equal and candidate 0 wins; ties are counted."""
-    selection = scripted.run(round_robin(5, scripted.constant("tie"), aggregate=aggregate))
+    selection = scripted.run(
+        round_robin(5, scripted.constant("tie"), aggregate=aggregate, ties="index")
+    )
     assert len(set(selection.scores)) == 1
     assert selection.ranking == [0, 1, 2, 3, 4]
     assert (selection.ties, selection.invalid) == (10, 0)

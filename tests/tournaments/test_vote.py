@@ -23,7 +23,7 @@ def test_winner_is_a_valid_index_for_any_keys(scripted):
 def test_plurality_class_wins_with_its_lowest_member(scripted):
     """The lowest-index member of the largest class wins."""
     keys = ["6", "5", "7", "5", "6", "5"]
-    selection = scripted.run(vote(6, keys.__getitem__))
+    selection = scripted.run(vote(6, keys.__getitem__, ties="index"))
     assert selection.winner == 1
     assert selection.classes == [[1, 3, 5], [0, 4], [2]]
     assert selection.scores == [2.0, 3.0, 1.0, 3.0, 2.0, 3.0]
@@ -33,7 +33,7 @@ def test_plurality_class_wins_with_its_lowest_member(scripted):
 def test_equal_classes_go_to_the_earliest_first_member(scripted):
     """Between equally large classes, the one whose first member has the lowest index wins."""
     keys = ["b", "a", "a", "b", None]
-    selection = scripted.run(vote(5, keys.__getitem__))
+    selection = scripted.run(vote(5, keys.__getitem__, ties="index"))
     assert selection.winner == 0
     assert selection.classes == [[0, 3], [1, 2]]
 
@@ -41,7 +41,7 @@ def test_equal_classes_go_to_the_earliest_first_member(scripted):
 def test_abstentions_are_counted_and_ranked_last(scripted):
     """A None key abstains: counted in invalid, score 0.0, ranked after every class member."""
     keys = [None, "a", None, "b", "a"]
-    selection = scripted.run(vote(5, keys.__getitem__))
+    selection = scripted.run(vote(5, keys.__getitem__, ties="index"))
     assert (selection.winner, selection.invalid) == (1, 2)
     assert selection.scores[0] == selection.scores[2] == 0.0
     assert selection.ranking == [1, 4, 3, 0, 2]
@@ -49,7 +49,7 @@ def test_abstentions_are_counted_and_ranked_last(scripted):
 
 def test_everyone_abstains_falls_back_to_candidate_zero(scripted):
     """When every candidate abstains, candidate 0 wins and there are no classes."""
-    selection = scripted.run(vote(3, lambda i: None))
+    selection = scripted.run(vote(3, lambda i: None, ties="index"))
     assert (selection.winner, selection.classes, selection.invalid) == (0, [], 3)
 
 
@@ -60,8 +60,8 @@ def test_async_and_sync_keys_are_both_accepted(scripted):
     async def async_key(i):
         return keys[i]
 
-    plain = scripted.run(vote(6, keys.__getitem__))
-    awaited = scripted.run(vote(6, async_key))
+    plain = scripted.run(vote(6, keys.__getitem__, ties="index"))
+    awaited = scripted.run(vote(6, async_key, ties="index"))
     assert (
         (plain.winner, plain.classes)
         == (awaited.winner, awaited.classes)
@@ -76,7 +76,7 @@ def test_async_keys_run_concurrently(scripted):
         return i % 2
 
     barrier = scripted.RoundBarrier([4], key)
-    selection = scripted.run(vote(4, barrier))
+    selection = scripted.run(vote(4, barrier, ties="index"))
     assert selection.classes == [[0, 2], [1, 3]]
 
 
@@ -88,7 +88,7 @@ def test_cost_is_n_calls_in_one_round(scripted):
         asked.append(i)
         return "same"
 
-    selection = scripted.run(vote(4, key))
+    selection = scripted.run(vote(4, key, ties="index"))
     assert asked == [0, 1, 2, 3]
     assert (selection.calls, selection.comparisons, selection.rounds) == (4, 0, 1)
     assert selection.strategy == "vote"
