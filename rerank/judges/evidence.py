@@ -1,0 +1,234 @@
+"""The evidence judge: decides from verifier evidence alone, with no LLM.
+
+For each item the verifier of its task kind (code, instruction, math) runs once over all
+candidates; the result is cached by content (prompt, visible resources, candidate texts),
+so the many comparisons of a tournament read it instead of recomputing it. A candidate's
+standing is, in this order of precedence:
+
+1. *tier*: every hard check passed (2) beats no hard evidence (1) beats a failed hard check (0);
+2. *hard credit*: the share of its hard checks passed (a partial pass beats a total fail);
+3. *soft credit*: the share of its soft checks passed (extracted constraints, steps);
+4. *consensus*: how many candidates share its signature (same answer, same behaviour).
+
+``compare`` prefers the better standing and cites the checks that separate the two; when
+nothing separates them the verdict is an explicit tie that says why. On general items no
+verifier applies, and every verdict is a tie that says there is no evidence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from rerank.evidence import Evidence, Verifier
+from rerank.items import Item
+from rerank.judges.base import BaseJudge, Score, Verdict, register_judge
+from rerank.task_kind import detect_kind
+from rerank.verifiers.sandbox import SandboxError
+
+__all__ = ["EvidenceJudge", "Standing", "default_verifiers", "standings"]
+
+
+def default_verifiers() -> dict[str, Verifier]:
+    """The verifier of each task kind (imported here: they pull in heavier libraries)."""
+    from rerank.verifiers.code import CodeVerifier
+    from rerank.verifiers.instructions import InstructionVerifier
+    from rerank.verifiers.math import MathVerifier
+
+    return {"code": CodeVerifier(), "instruction": InstructionVerifier(), "math": MathVerifier()}
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the evidence says of one candidate, in comparable form."""
+
+    tier: int
+    hard: float | None
+    soft: float | None
+    consensus: int
+    evidence: Evidence | None
+
+    def key(self) -> tuple[float, float, float, int]:
+        # A missing share counts as neutral (0.5): no checks is neither credit nor blame.
+        hard = 0.5 if self.hard is None else self.hard
+        soft = 0.5 if self.soft is None else self.soft
+        return (self.tier, hard, soft, self.consensus)
+
+    def describe(self) -> str:
+        if self.evidence is None:
+            return "no evidence"
+        parts = []
+        for label, hard in (("hard", True), ("soft", False)):
+            checks = [c for c in self.evidence.checks if c.hard == hard]
+            if checks:
+                parts.append(f"{sum(c.passed for c in checks)}/{len(checks)} {label} checks pass")
+        if self.evidence.signature is not None:
+            parts.append(f"shared by {self.consensus}")
+        return ", ".join(parts) or "no checks"
+
+
+def _share(evidence: Evidence, hard: bool) -> float | None:
+    decided = [c for c in evidence.checks if c.hard == hard and c.status != "unknown"]
+    return sum(c.passed for c in decided) / len(decided) if decided else None
+
+
+def standings(evidence: Sequence[Evidence]) -> list[Standing]:
+    """Each candidate's standing, given the evidence for all candidates of an item."""
+    counts = Counter(e.signature for e in evidence if e.signature is not None)
+    result = []
+    for e in evidence:
+        hard = [c for c in e.checks if c.hard and c.status != "unknown"]
+        if any(c.failed for c in hard):
+            tier = 0
+        elif hard:
+            tier = 2
+        else:
+            tier = 1
+        consensus = counts[e.signature] if e.signature is not None else 0
+        result.append(Standing(tier, _share(e, True), _share(e, False), consensus, e))
+    return result
+
+
+def _separating_checks(better: Evidence | None, worse: Evidence | None) -> list[str]:
+    """Ids of the checks that tell the two apart: passed by one, failed by the other."""
+    if better is None or worse is None:
+        return []
+    won = {c.id for c in better.checks if c.passed}
+    lost = {c.id for c in worse.checks if c.failed}
+    shared = sorted(won & lost)
+    return shared or sorted(c.id for c in worse.checks if c.failed)[:5]
+
+
+def _item_key(item: Item) -> str:
+    payload = json.dumps(
+        [item.prompt, item.task.kind, item.task.resources, [c.text for c in item.candidates]],
+        sort_keys=True,
+        default=repr,
+    )
+    return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+
+
+@register_judge("evidence")
+class EvidenceJudge(BaseJudge):
+    """Verifier evidence decides; equal evidence is a tie with its reason. No LLM, no labels."""
+
+    #: Items whose standings stay cached (enough for every item a run has in flight).
+    cache_size = 4096
+
+    def __init__(self, verifiers: dict[str, Verifier] | None = None) -> None:
+        self.spec = "evidence"
+        self._verifiers = verifiers
+        self._cache: OrderedDict[str, asyncio.Future[tuple[str, list[Standing]]]] = OrderedDict()
+        self.computed = 0  # items whose evidence was computed (not read from the cache)
+
+    @property
+    def verifiers(self) -> dict[str, Verifier]:
+        if self._verifiers is None:
+            self._verifiers = default_verifiers()
+        return self._verifiers
+
+    def _compute(self, item: Item) -> tuple[str, list[Standing]]:
+        kind = detect_kind(item)
+        verifier = self.verifiers.get(kind)
+        self.computed += 1
+        if verifier is None or not verifier.applies(item):
+            return kind, [Standing(1, None, None, 0, None) for _ in item.candidates]
+        try:
+            evidence = verifier.verify(item)
+        except SandboxError as exc:
+            # This machine cannot bound untrusted code: no execution evidence, said so.
+            note = f"no execution evidence: {exc}"
+            evidence = [Evidence(verifier.name, notes=(note,)) for _ in item.candidates]
+        return kind, standings(evidence)
+
+    async def assess(self, item: Item) -> tuple[str, list[Standing]]:
+        """The task kind and every candidate's standing, computed once per item content."""
+        key = _item_key(item)
+        future = self._cache.get(key)
+        if future is None:
+            future = asyncio.ensure_future(asyncio.to_thread(self._compute, item))
+            self._cache[key] = future
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        try:
+            return await asyncio.shield(future)
+        except Exception:
+            self._cache.pop(key, None)  # a failed computation is retried, not cached
+            raise
+
+    async def aclose(self) -> None:
+        """Stop what the verifiers started (sandbox workers, math worker processes)."""
+        for verifier in (self._verifiers or {}).values():
+            close = getattr(verifier, "close", None)
+            if close is not None:
+                await asyncio.to_thread(close)
+
+    async def hard_verdict(self, item: Item, a: int, b: int) -> Verdict | None:
+        """The verdict when hard evidence alone decides the pair, else ``None``.
+
+        Decided means: one candidate passes every hard check (visible tests, explicit
+        instructions, a visible reference) and the other fails at least one. An LLM judge
+        calls this first and skips the model call when it returns a verdict.
+        """
+        _, stand = await self.assess(item)
+        if {stand[a].tier, stand[b].tier} != {0, 2}:
+            return None
+        verdict = await self.compare(item, a, b)
+        return replace(verdict, reason=f"hard evidence decides, no LLM call: {verdict.reason}")
+
+    async def compare(self, item: Item, a: int, b: int) -> Verdict:
+        kind, stand = await self.assess(item)
+        sa, sb = stand[a], stand[b]
+        if sa.evidence is None and sb.evidence is None:
+            return Verdict(
+                "tie",
+                reason=f"no evidence: no verifier applies to this {kind} item",
+                judge=self.name,
+            )
+        ka, kb = sa.key(), sb.key()
+        description = f"A: {sa.describe()}; B: {sb.describe()}"
+        if ka == kb:
+            return Verdict(
+                "tie", reason=f"evidence cannot separate them ({description})", judge=self.name
+            )
+        winner, better, worse = ("a", sa, sb) if ka > kb else ("b", sb, sa)
+        cited = _separating_checks(better.evidence, worse.evidence)
+        basis = ("tier", "hard checks", "soft checks", "consensus")[
+            next(i for i, (x, y) in enumerate(zip(ka, kb, strict=True)) if x != y)
+        ]
+        return Verdict(
+            winner,
+            reason=f"decided by {basis}: {description}",
+            evidence=tuple(cited),
+            judge=self.name,
+        )
+
+    async def explain(self, item: Item) -> dict[str, Any]:
+        """The task kind and each candidate's evidence, for the trace."""
+        kind, stand = await self.assess(item)
+        return {
+            "task_kind": kind,
+            "evidence": [s.evidence.to_dict() if s.evidence else None for s in stand],
+        }
+
+    async def score(self, item: Item, index: int) -> Score:
+        kind, stand = await self.assess(item)
+        s = stand[index]
+        if s.evidence is None:
+            return Score(
+                None,
+                reason=f"no evidence: no verifier applies to this {kind} item",
+                judge=self.name,
+            )
+        tier, hard, soft, consensus = s.key()
+        # The standing packed into one number with the same order of precedence (shares
+        # in thousandths): tier * 1e9 + hard * 1e6 + soft * 1e3 + consensus.
+        value = tier * 1e9 + round(hard * 1000) * 1e6 + round(soft * 1000) * 1e3 + consensus
+        return Score(value, reason=s.describe(), judge=self.name)
