@@ -77,7 +77,8 @@ class Tally:
             self.hit[kind] += hit
             for fold, counter in ((True, self.same), (False, self.exact)):
                 agree = Counter(_normal(k, fold=fold) for k in t) & Counter(
-                    _normal(k, fold=fold) for k in p)
+                    _normal(k, fold=fold) for k in p
+                )
                 counter[kind] += min(hit, sum(agree.values()))
             if len(t) > len(p):
                 self.misses.append(("missed", kind, row["prompt"]))
@@ -94,8 +95,10 @@ class Tally:
     def overall(self, label: str) -> str:
         t, p, h = sum(self.true.values()), sum(self.pred.values()), sum(self.hit.values())
         same, exact = sum(self.same.values()), sum(self.exact.values())
-        return (f"| {label} | {t} | {p} | {h / p:.3f} | {h / t:.3f} | {same / h:.3f} "
-                f"(exact {exact / h:.3f}) |")
+        return (
+            f"| {label} | {t} | {p} | {h / p:.3f} | {h / t:.3f} | {same / h:.3f} "
+            f"(exact {exact / h:.3f}) |"
+        )
 
 
 def main() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -11,9 +13,16 @@ from rerank import __version__
 from rerank.cli_skills import skills
 from rerank.errors import RerankError
 from rerank.items import TASK_KINDS
+from rerank.judges import Judge, create_judge, parse_spec
 from rerank.readers import FORMATS, Fields
-from rerank.run import RunOptions, run_select
-from rerank.selector import AGGREGATES, DEFAULT_JUDGE, STRATEGIES, StrategyConfig
+from rerank.run import RunOptions, RunSummary, run_select
+from rerank.selector import (
+    AGGREGATES,
+    DEFAULT_JUDGE,
+    DEFAULT_STRATEGY,
+    STRATEGIES,
+    StrategyConfig,
+)
 
 __all__ = ["main"]
 
@@ -28,6 +37,138 @@ def _checkpoints(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     return ks
 
 
+def _llm_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--judge llm`` options of ``select``; none is needed by any other judge."""
+    options = [
+        click.option(
+            "--base-url",
+            multiple=True,
+            metavar="URL[,URL...]",
+            help="OpenAI-compatible endpoint(s) of the LLM judge (repeatable, or comma "
+            "separated); implies --judge llm.",
+        ),
+        click.option("--model", default=None, help="Model name (default: the first served)."),
+        click.option(
+            "--api-key",
+            default=None,
+            show_default=False,
+            help="Endpoint API key (default $RERANK_API_KEY or $OPENAI_API_KEY; never "
+            "printed or recorded).",
+        ),
+        click.option("--skill", default=None, help="Use this skill for every item."),
+        click.option(
+            "--skills-dir", multiple=True, metavar="DIR", help="Add skill folders (repeatable)."
+        ),
+        click.option(
+            "--no-short-circuit",
+            "short_circuit",
+            flag_value=False,
+            default=None,
+            help="Ask the model even when hard evidence decides a pair.",
+        ),
+        click.option(
+            "--max-steps",
+            type=click.IntRange(min=0),
+            default=None,
+            help="Tool-calling steps per verdict before the answer is forced (default 6).",
+        ),
+        click.option(
+            "--max-tokens",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Most tokens per model call (default 2048).",
+        ),
+        click.option(
+            "--cache",
+            default=None,
+            metavar="PATH",
+            help="Verdict cache file (default ~/.cache/rerank/verdicts.sqlite).",
+        ),
+        click.option("--no-cache", is_flag=True, help="Neither read nor store verdicts."),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="Seconds to wait for an endpoint's answer (default 120).",
+        ),
+        click.option(
+            "--judge-concurrency",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Requests in flight per endpoint (default: --concurrency).",
+        ),
+        click.option(
+            "--thinking/--no-thinking",
+            default=None,
+            help="Let thinking models think (enable_thinking; off by default).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _llm_judge(
+    judge: str | None, strategy: str, concurrency: int, llm: dict[str, Any]
+) -> Judge | str | None:
+    """The judge ``select`` runs: the ``--judge`` spec, or an LLM judge built from it and
+    the LLM options (``--base-url`` alone means ``--judge llm``). Options that change
+    verdicts (model, skill, steps, ...) go into the recorded spec; where and how to ask
+    (endpoints, key, cache, timeout) do not."""
+    given = sorted(k for k, v in llm.items() if v is not None and v != () and v is not False)
+    if llm["short_circuit"] is False:  # the one option whose flag gives False
+        given.append("no_short_circuit")
+    if judge is None and llm["base_url"]:
+        judge = "llm"
+    name, args, kwargs = parse_spec(judge) if judge else ("", [], {})
+    if name != "llm":
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise click.UsageError(f"{flag} is an option of the LLM judge: add --judge llm")
+        return judge
+    if strategy == "vote":
+        raise click.UsageError("--strategy vote uses no judge; choose a pairwise or pointwise one")
+    if llm["cache"] and llm["no_cache"]:
+        raise click.UsageError("--cache and --no-cache exclude each other")
+    spec_values = {
+        "model": llm["model"],
+        "skill": llm["skill"],
+        "max_steps": llm["max_steps"],
+        "max_tokens": llm["max_tokens"],
+        "short_circuit": "false" if llm["short_circuit"] is False else None,
+        "enable_thinking": {True: "true", False: None, None: None}[llm["thinking"]],
+    }
+    for key, value in spec_values.items():
+        if value is None:
+            continue
+        if key in kwargs:
+            raise click.UsageError(f"{key} is given in --judge {judge!r} and as an option")
+        kwargs[key] = str(value)
+    parts = [*args, *(f"{k}={v}" for k, v in kwargs.items())]
+    spec = "llm" + (":" + ",".join(parts) if parts else "")
+    options = {
+        "skills_dirs": llm["skills_dir"],
+        "cache": False if llm["no_cache"] else llm["cache"],
+        "concurrency": llm["judge_concurrency"] or concurrency,
+    }
+    if llm["base_url"]:
+        options["base_url"] = list(llm["base_url"])
+    if llm["api_key"] is not None:
+        options["api_key"] = llm["api_key"]
+    if llm["timeout"] is not None:
+        options["timeout"] = llm["timeout"]
+    return create_judge(spec, **options)
+
+
+async def _run(options: RunOptions) -> RunSummary:
+    """Run ``select``, closing a judge built here (run_select closes only its own)."""
+    try:
+        return await run_select(options)
+    finally:
+        if options.judge is not None and not isinstance(options.judge, str):
+            await options.judge.aclose()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rerank")
 def main() -> None:
@@ -40,7 +181,7 @@ def main() -> None:
     "--strategy",
     "-s",
     type=click.Choice(STRATEGIES),
-    default="vote",
+    default=DEFAULT_STRATEGY,
     show_default=True,
     help="How to choose: sequential or bracket knockout, round-robin, pointwise "
     "scores, or a majority vote over normalised final answers.",
@@ -51,7 +192,8 @@ def main() -> None:
     default=None,
     metavar="SPEC",
     help=f"Judge for pairwise and pointwise strategies, NAME[:ARGS] "
-    f"(default {DEFAULT_JUDGE}; simulated:ACCURACY reads the labels).",
+    f"(default {DEFAULT_JUDGE}; llm: an LLM behind --base-url; simulated:ACCURACY reads "
+    "the labels).",
 )
 @click.option(
     "--out",
@@ -126,6 +268,7 @@ def main() -> None:
     default=None,
     help="Progress bar on stderr (default: only on a terminal).",
 )
+@_llm_options
 def select_command(
     files: tuple[str, ...],
     strategy: str,
@@ -149,9 +292,14 @@ def select_command(
     aggregate: str,
     checkpoints: tuple[int, ...],
     progress: bool | None,
+    **llm: Any,
 ) -> None:
     """Choose the best candidate for every prompt in FILES (JSON lines, JETTS, parquet,
-    csv, or a hub dataset name)."""
+    csv, or a hub dataset name).
+
+    With --judge llm (or just --base-url) an LLM judges by the skill of each item's task
+    kind, behind one or more OpenAI-compatible endpoints.
+    """
     default = Fields()
     fields = Fields(
         prompt=prompt_field or default.prompt,
@@ -179,7 +327,7 @@ def select_command(
             out=out,
             trace=trace,
             config=config,
-            judge=judge,
+            judge=_llm_judge(judge, strategy, concurrency, llm),
             format=fmt,
             fields=fields,
             expose=expose,
@@ -191,7 +339,7 @@ def select_command(
             skip_invalid=skip_invalid,
             progress=progress,
         )
-        summary = asyncio.run(run_select(options))
+        summary = asyncio.run(_run(options))
     except RerankError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary.line(), err=True)

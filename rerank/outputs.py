@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from rerank.errors import ConfigError
 from rerank.selector import ItemResult
-from tournaments import Match
+from tournaments import Match, outcome_of
 
 __all__ = [
     "RowWriter",
@@ -26,10 +26,14 @@ __all__ = [
     "result_row",
     "row_key",
     "trace_row",
+    "verdict_counts",
 ]
 
 #: The options that must match between a run and the run it resumes.
 RESUME_FIELDS = ("strategy", "strategy_options", "judge", "seed")
+#: What a verdict reached without a model call names as its judge: an LLM judge hands a
+#: pair that hard evidence decides to the evidence judge (a short-circuit).
+SHORT_CIRCUIT_JUDGE = "evidence"
 
 
 def row_key(file: str | None, item_id: str) -> tuple[str, str]:
@@ -49,9 +53,48 @@ def _cost_totals(result: ItemResult) -> dict[str, float]:
     return totals
 
 
+def _named(verdict: Any, first: int, second: int) -> int | None:
+    """The candidate a verdict names: ``first`` was shown first (None: tie or invalid)."""
+    return {"a": first, "b": second}.get(outcome_of(verdict))
+
+
+def verdict_counts(result: ItemResult) -> dict[str, int]:
+    """How the verdicts behind one item went, for any judge; the run sums them.
+
+    - ``decisive_verdicts`` / ``first_shown_wins``: verdicts naming a candidate, and those
+      naming the one shown first (their ratio over a run is the A-rate: position bias);
+    - ``both_orders_matches`` / ``swap_disagreements``: matches asked in both display
+      orders, and those whose two verdicts named different candidates;
+    - ``short_circuits``: verdicts the evidence decided inside another judge (no model call);
+    - ``flagged_verdicts``: verdicts and scores with flags (such as citing unknown evidence).
+    """
+    matches = result.selection.matches
+    verdicts = [v for m in matches for v in m.verdicts]
+    outcomes = [outcome_of(v) for v in verdicts]
+    swapped = [m for m in matches if len(m.verdicts) == 2]
+    disagreements = 0
+    for m in swapped:
+        forward, backward = _named(m.verdicts[0], m.a, m.b), _named(m.verdicts[1], m.b, m.a)
+        disagreements += None not in (forward, backward) and forward != backward
+    own_name = (result.judge_spec or "").partition(":")[0]
+    delegated = own_name != SHORT_CIRCUIT_JUDGE
+    judged = verdicts + [s for s in result.scores if s is not None]
+    return {
+        "decisive_verdicts": sum(o in ("a", "b") for o in outcomes),
+        "first_shown_wins": outcomes.count("a"),
+        "both_orders_matches": len(swapped),
+        "swap_disagreements": disagreements,
+        "short_circuits": sum(
+            delegated and getattr(v, "judge", None) == SHORT_CIRCUIT_JUDGE for v in verdicts
+        ),
+        "flagged_verdicts": sum(bool(getattr(v, "flags", ())) for v in judged),
+    }
+
+
 def result_row(result: ItemResult) -> dict[str, Any]:
     """The output row of one item (labels never appear here, only whether they were used)."""
     sel, item = result.selection, result.item
+    cost = _cost_totals(result)
     row: dict[str, Any] = {
         "id": item.id,
         "file": item.source,
@@ -67,10 +110,13 @@ def result_row(result: ItemResult) -> dict[str, Any]:
         "visible_resources": sorted(item.task.resources),
         "exposed": list(item.exposed),
         "comparisons": sel.comparisons,
-        "judge_calls": _cost_totals(result)["calls"],
+        "judge_calls": cost["calls"],
+        "prompt_tokens": cost["prompt_tokens"],
+        "completion_tokens": cost["completion_tokens"],
         "rounds": sel.rounds,
         "ties": sel.ties,
         "invalid": sel.invalid,
+        **verdict_counts(result),
         "seed": result.config.seed,
         "elapsed": round(result.elapsed, 6),
     }

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import Any, ClassVar
 
 from tqdm import tqdm
 
@@ -69,11 +70,53 @@ class RunSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     comparisons: int = 0
     judge_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
     ties: int = 0
     invalid_verdicts: int = 0
+    decisive_verdicts: int = 0
+    first_shown_wins: int = 0
+    both_orders_matches: int = 0
+    swap_disagreements: int = 0
+    short_circuits: int = 0
+    flagged_verdicts: int = 0
     elapsed: float = 0.0
     judge_spec: str | None = None
     labels_used: bool = False
+
+    #: Row fields the summary adds up over the items.
+    TOTALS: ClassVar[tuple[str, ...]] = (
+        "comparisons",
+        "judge_calls",
+        "prompt_tokens",
+        "completion_tokens",
+        "ties",
+        "decisive_verdicts",
+        "first_shown_wins",
+        "both_orders_matches",
+        "swap_disagreements",
+        "short_circuits",
+        "flagged_verdicts",
+    )
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Count one written output row."""
+        self.selected += 1
+        for name in self.TOTALS:
+            setattr(self, name, getattr(self, name) + row.get(name, 0))
+        self.invalid_verdicts += row["invalid"]
+
+    @property
+    def a_rate(self) -> float | None:
+        """Share of decisive verdicts naming the candidate shown first (0.5: no bias)."""
+        return self.first_shown_wins / self.decisive_verdicts if self.decisive_verdicts else None
+
+    @property
+    def swap_disagreement_rate(self) -> float | None:
+        """Share of both-orders matches whose two verdicts named different candidates."""
+        if not self.both_orders_matches:
+            return None
+        return self.swap_disagreements / self.both_orders_matches
 
     def line(self) -> str:
         parts = [f"selected {self.selected} items in {self.elapsed:.2f}s"]
@@ -83,11 +126,25 @@ class RunSummary:
             parts.append(f"{len(self.invalid_rows)} invalid rows skipped")
         if self.failed:
             parts.append(f"{len(self.failed)} failed (rerun with --resume to retry)")
+        cost = f"{self.comparisons} comparisons, {self.judge_calls} judge calls, "
+        if self.judge_spec is not None:
+            tokens = self.prompt_tokens + self.completion_tokens
+            cost += (
+                f"{tokens} tokens ({self.prompt_tokens} prompt + {self.completion_tokens} "
+                f"completion), {self.short_circuits} short-circuited by evidence, "
+                f"{self.flagged_verdicts} flagged, "
+            )
         parts.append(
-            f"{self.comparisons} comparisons, {self.judge_calls} judge calls, "
-            f"{self.ties} ties, {self.invalid_verdicts} invalid (verdicts, or candidates "
+            f"{cost}{self.ties} ties, {self.invalid_verdicts} invalid (verdicts, or candidates "
             "without an answer in a vote)"
         )
+        if self.a_rate is not None:
+            parts.append(f"A-rate {self.a_rate:.2f} of {self.decisive_verdicts} decisive verdicts")
+        if self.swap_disagreement_rate is not None:
+            parts.append(
+                f"swap disagreement {self.swap_disagreement_rate:.2f} of "
+                f"{self.both_orders_matches} both-orders matches"
+            )
         who = self.judge_spec or "no judge (vote over normalised final answers)"
         if self.labels_used:
             who += " - READ THE LABELS (simulation, not a real judge)"
@@ -187,11 +244,7 @@ async def run_select(
             trace.write(trace_row(result))
         row = result_row(result)
         out.write(row)
-        summary.selected += 1
-        summary.comparisons += row["comparisons"]
-        summary.judge_calls += row["judge_calls"]
-        summary.ties += row["ties"]
-        summary.invalid_verdicts += row["invalid"]
+        summary.add(row)
 
     async def drain(keep: int) -> None:
         while len(pending) > keep:

@@ -8,7 +8,7 @@ Python users call :func:`select` (or :func:`aselect` inside an event loop)::
 
     from rerank import select
     best = select("What is 2+3?", ["2+3=5. #### 5", "#### 6", "It is 5. #### 5"])
-    best.winner  # 0: the lowest index of the largest answer class
+    best.winner  # a candidate answering 5: evidence (answer agreement) separates them
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from tournaments import Selection
 __all__ = [
     "AGGREGATES",
     "DEFAULT_JUDGE",
+    "DEFAULT_STRATEGY",
     "STRATEGIES",
     "ItemResult",
     "StrategyConfig",
@@ -42,8 +43,10 @@ __all__ = [
 
 STRATEGIES: tuple[str, ...] = tuple(tournaments.STRATEGIES)
 AGGREGATES: tuple[str, ...] = ("win_rate", "copeland", "bradley_terry")
-#: The judge pairwise and pointwise strategies use when none is named.
-DEFAULT_JUDGE = "consensus"
+#: The judge pairwise and pointwise strategies use when none is named: verifier evidence,
+#: no LLM, no labels.
+DEFAULT_JUDGE = "evidence"
+DEFAULT_STRATEGY = "knockout"
 VOTE_KEY = "final-answer"
 
 
@@ -51,7 +54,7 @@ VOTE_KEY = "final-answer"
 class StrategyConfig:
     """A strategy and its options, as ``--strategy`` and friends give them."""
 
-    name: str = "vote"
+    name: str = DEFAULT_STRATEGY
     seed: int = 0
     both_orders: bool = False
     aggregate: str = "win_rate"
@@ -186,7 +189,7 @@ async def aselect(
     prompt: str,
     candidates: Sequence[str],
     *,
-    strategy: str = "vote",
+    strategy: str = DEFAULT_STRATEGY,
     judge: Judge | str | None = None,
     seed: int = 0,
     kind: str | None = None,

@@ -53,7 +53,9 @@ class Verdict:
     """A pairwise judgement of candidates ``a`` (shown first) and ``b``.
 
     ``winner`` is ``"a"``, ``"b"``, ``"tie"`` or ``"invalid"``; ``evidence`` the ids of the
-    evidence the verdict cites; ``judge`` names what decided (a judge may delegate).
+    evidence the verdict cites; ``judge`` names what decided (a judge may delegate);
+    ``flags`` records what is wrong with an otherwise usable verdict (e.g. it cites evidence
+    that does not exist).
     """
 
     winner: str
@@ -63,10 +65,12 @@ class Verdict:
     raw: str | None = None
     judge: str = ""
     cost: Cost = field(default_factory=Cost)
+    flags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["evidence"] = list(self.evidence)
+        data["flags"] = list(self.flags)
         return {k: v for k, v in data.items() if v not in (None, "", [])}
 
 
@@ -80,10 +84,12 @@ class Score:
     raw: str | None = None
     judge: str = ""
     cost: Cost = field(default_factory=Cost)
+    flags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["evidence"] = list(self.evidence)
+        data["flags"] = list(self.flags)
         return {k: v for k, v in data.items() if v not in ("", [])}
 
 

@@ -118,8 +118,12 @@ def check_instruction(
         # A second build under another seed differs only if the checker drew an argument
         # at random, i.e. one was missing or invalid: then there is nothing to check.
         if _build(checker_class(instruction_id), args, prompt, seed=1) != built:
-            return Outcome(None, None, f"kwargs {json.dumps(args)} incomplete or invalid for "
-                                       f"{instruction_id}: IFEval would draw them at random")
+            return Outcome(
+                None,
+                None,
+                f"kwargs {json.dumps(args)} incomplete or invalid for "
+                f"{instruction_id}: IFEval would draw them at random",
+            )
     except (TypeError, ValueError) as exc:
         return Outcome(None, None, f"kwargs {json.dumps(args)} rejected: {exc}")
     try:

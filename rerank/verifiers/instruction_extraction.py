@@ -32,8 +32,9 @@ __all__ = ["extract_instructions"]
 
 Found = tuple[str, dict[str, Any]]
 
-_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "″": '"', "‘": "'", "’": "'",
-                         "\u00a0": " "})
+_QUOTES = str.maketrans(
+    {"“": '"', "”": '"', "„": '"', "‟": '"', "″": '"', "‘": "'", "’": "'", "\u00a0": " "}
+)
 
 
 @dataclass
@@ -59,24 +60,30 @@ def _search(pattern: str, text: str) -> re.Match[str] | None:
 # ---- case ---------------------------------------------------------------------------------
 
 # Words in capitals, counted ("at least 3 words in all caps"), versus a response in capitals.
-_CAPITAL_WORDS = (r"\bwords?\b(?:\s+or\s+phrases)?[^.,;]{0,40}?\b"
-                  r"(?:all[\s-]+capitals?|all[\s-]+caps|capital\s+letters|capitali[sz]ed|upper[\s-]?case)"
-                  r"|\b(?:all[\s-]caps|capitali[sz]ed)\s+(?:\w+\s+)?words")
-_ALL_CAPITALS = (r"\ball\s+(?:capital letters|caps|capitals|upper[\s-]?case)\b"
-                 r"|\bcapitali[sz]e\s+(?:all|every|each)\s+(?:of\s+)?(?:your\s+|the\s+)?"
-                 r"(?:words|letters?)"
-                 r"|\bonly\s+(?:use\s+)?capital\s+letters|\bin\s+capital\s+letters\s+only"
-                 r"|\ball\s+(?:the\s+)?letters\b[^.]{0,40}?\b(?:be|are)\s+capitali[sz]ed"
-                 r"|\b(?:entirely|all)\s+in\s+(?:upper[\s-]?case|capital letters|caps)"
-                 r"|\bno\s+lower[\s-]?case\s+letters|\bnot\s+a\s+single\s+word\b[^.]{0,60}?\blower[\s-]?case")
+_CAPITAL_WORDS = (
+    r"\bwords?\b(?:\s+or\s+phrases)?[^.,;]{0,40}?\b"
+    r"(?:all[\s-]+capitals?|all[\s-]+caps|capital\s+letters|capitali[sz]ed|upper[\s-]?case)"
+    r"|\b(?:all[\s-]caps|capitali[sz]ed)\s+(?:\w+\s+)?words"
+)
+_ALL_CAPITALS = (
+    r"\ball\s+(?:capital letters|caps|capitals|upper[\s-]?case)\b"
+    r"|\bcapitali[sz]e\s+(?:all|every|each)\s+(?:of\s+)?(?:your\s+|the\s+)?"
+    r"(?:words|letters?)"
+    r"|\bonly\s+(?:use\s+)?capital\s+letters|\bin\s+capital\s+letters\s+only"
+    r"|\ball\s+(?:the\s+)?letters\b[^.]{0,40}?\b(?:be|are)\s+capitali[sz]ed"
+    r"|\b(?:entirely|all)\s+in\s+(?:upper[\s-]?case|capital letters|caps)"
+    r"|\bno\s+lower[\s-]?case\s+letters|\bnot\s+a\s+single\s+word\b[^.]{0,60}?\blower[\s-]?case"
+)
 # About the response ("answer in all lowercase"), not about data ("count lowercase letters").
-_LOWERCASE = (r"\ball\s+(?:in\s+)?lower[\s-]?case|\bonly\s+(?:use\s+)?lower[\s-]?case"
-              r"|\blower[\s-]?case\s+(?:letters\s+)?only\b|\blowercased\b|\bin\s+lower[\s-]?cases\b"
-              r"|\bletters\s+(?:are|be|should\s+be|must\s+be)\s+(?:all\s+)?lower[\s-]?case"
-              r"|\b(?:response|answer|reply|output|text|letter|email|essay|poem|post)\b[^.]{0,30}?"
-              r"\b(?:in|be|with)\s+lower[\s-]?case"
-              r"|(?:\bno|\bnot|n't|\bwithout)\b[^.]{0,30}?\bcapital\s+letters"
-              r"|\bnot\s+(?:a\s+single|any)\s+(?:letter|capital)\b[^.]{0,60}?capitali[sz]ed")
+_LOWERCASE = (
+    r"\ball\s+(?:in\s+)?lower[\s-]?case|\bonly\s+(?:use\s+)?lower[\s-]?case"
+    r"|\blower[\s-]?case\s+(?:letters\s+)?only\b|\blowercased\b|\bin\s+lower[\s-]?cases\b"
+    r"|\bletters\s+(?:are|be|should\s+be|must\s+be)\s+(?:all\s+)?lower[\s-]?case"
+    r"|\b(?:response|answer|reply|output|text|letter|email|essay|poem|post)\b[^.]{0,30}?"
+    r"\b(?:in|be|with)\s+lower[\s-]?case"
+    r"|(?:\bno|\bnot|n't|\bwithout)\b[^.]{0,30}?\bcapital\s+letters"
+    r"|\bnot\s+(?:a\s+single|any)\s+(?:letter|capital)\b[^.]{0,60}?capitali[sz]ed"
+)
 
 
 _COUNTED_WORDS = r"(?:(?:such|capitali[sz]ed|stress|capital)\s+){0,2}words?(?:\s+or\s+phrases)?"
@@ -88,8 +95,12 @@ def _capital_word_frequency(p: _Prompt) -> list[Found]:
         if _search(_CAPITAL_WORDS, sentence):
             relations = count_relations(sentence, _COUNTED_WORDS) or times_relations(sentence)
             for relation, n in relations:
-                found.append(("change_case:capital_word_frequency",
-                              {"capital_frequency": n, "capital_relation": relation}))
+                found.append(
+                    (
+                        "change_case:capital_word_frequency",
+                        {"capital_frequency": n, "capital_relation": relation},
+                    )
+                )
     return found
 
 
@@ -99,13 +110,17 @@ def _english_capital(p: _Prompt) -> list[Found]:
 
 
 # Sentences about a program's data, where "lowercase" or "JSON format" describe values.
-_ABOUT_DATA = (r"\b(?:strings?|list of|dict(?:ionary)?|function|returns?|characters|data|file"
-               r"|constants?|keys?|columns?|dataframe|request)\b")
+_ABOUT_DATA = (
+    r"\b(?:strings?|list of|dict(?:ionary)?|function|returns?|characters|data|file"
+    r"|constants?|keys?|columns?|dataframe|request)\b"
+)
 
 
 def _english_lowercase(p: _Prompt) -> list[Found]:
-    hit = any(_search(_LOWERCASE, s) and not _search(_CAPITAL_WORDS, s)
-              and not _search(_ABOUT_DATA, s) for s in p.sentences)
+    hit = any(
+        _search(_LOWERCASE, s) and not _search(_CAPITAL_WORDS, s) and not _search(_ABOUT_DATA, s)
+        for s in p.sentences
+    )
     return [("change_case:english_lowercase", {})] if hit else []
 
 
@@ -118,27 +133,38 @@ _INCLUDE = re.compile(
     r"|mentions|has|have)\s+(?:all\s+)?(?:of\s+)?"
     rf"(?:(?:(?:the|these|those|following)\s+)+{_KEYWORD_NOUN}|key\s*words?)"
     r"|\bwith\s+(?:these|the\s+following)\s+(?:key\s*)?words)"
-    r"\b(?!\s+(?:in|with)\s+all)\s*:?\s*(.*)", re.I)
+    r"\b(?!\s+(?:in|with)\s+all)\s*:?\s*(.*)",
+    re.I,
+)
 _MENTION_QUOTED = re.compile(r"\bmention\s+(\".*)", re.I)
-_FORBIDDING = (r"(?:\bavoid|\bexclude)\s+"
-               rf"|{_NEGATION}\s+(?:\w+\s+){{0,2}}?(?:use|using|include|including|mention"
-               r"|mentioning|say|saying|write|writing|contain|containing|add|adding)\s+")
+_FORBIDDING = (
+    r"(?:\bavoid|\bexclude)\s+"
+    rf"|{_NEGATION}\s+(?:\w+\s+){{0,2}}?(?:use|using|include|including|mention"
+    r"|mentioning|say|saying|write|writing|contain|containing|add|adding)\s+"
+)
 _FORBID = re.compile(
     rf"(?:{_FORBIDDING})(?:(?!words?\b)\w+\s+){{0,2}}?{_KEYWORD_NOUN}\b\s*:?\s*"
-    r"(?!\s*(?:should|must|after|before|or|that|than|follow)\b)(.*)", re.I)
+    r"(?!\s*(?:should|must|after|before|or|that|than|follow)\b)(.*)",
+    re.I,
+)
 _FORBID_SAY = re.compile(
     r"(?:\bnot|n't|\bnever)\s+(?:say|mention|use|include|write)\s+([\"'].*)"
-    r"|(?:\bnot|n't|\bnever)\s+mention\s+(.*)", re.I)
+    r"|(?:\bnot|n't|\bnever)\s+mention\s+(.*)",
+    re.I,
+)
 _FORBID_SUBJECT = re.compile(
     r"\bthe\s+(?:key)?words?\s+(.+?)\s+(?:cannot|can't|can not|must not|mustn't|should not"
-    r"|shouldn't|may not|does not|doesn't|do not|don't)\s+(?:be|appear)", re.I)
+    r"|shouldn't|may not|does not|doesn't|do not|don't)\s+(?:be|appear)",
+    re.I,
+)
 
 
 def _keywords_existence(p: _Prompt) -> list[Found]:
     for sentence in p.sentences:
         for match in (_INCLUDE.search(sentence), _MENTION_QUOTED.search(sentence)):
-            if match is None or _search(rf"{_NEGATION}\s+(?:\w+\s+){{0,2}}$",
-                                        sentence[: match.start()]):
+            if match is None or _search(
+                rf"{_NEGATION}\s+(?:\w+\s+){{0,2}}$", sentence[: match.start()]
+            ):
                 continue
             if times_relations(match.group(1)):
                 continue  # "include the word X at least twice" is keywords:frequency
@@ -167,7 +193,8 @@ def _times(clause: str) -> list[tuple[str, int]]:
 
 _NOT_KEYWORDS = {"count", "counts", "limit", "of", "for", "to", "in", "that", "which", "is", "and"}
 _WORD_ANCHOR = re.compile(
-    r"\b(?:the\s+)?(?:key)?(?:word|name)\s+(\"[^\"]+\"|'[^']+'|[A-Za-z][\w'-]*)", re.I)
+    r"\b(?:the\s+)?(?:key)?(?:word|name)\s+(\"[^\"]+\"|'[^']+'|[A-Za-z][\w'-]*)", re.I
+)
 
 
 def _keyword_frequency(p: _Prompt) -> list[Found]:
@@ -179,9 +206,13 @@ def _keyword_frequency(p: _Prompt) -> list[Found]:
             if anchor.group(1) == keyword and keyword.lower() in _NOT_KEYWORDS:
                 continue  # "the word count", "the name of the company"
             end = anchors[i + 1].start() if i + 1 < len(anchors) else len(sentence)
-            for relation, n in _times(sentence[anchor.end(): end]):
-                found.append(("keywords:frequency",
-                              {"keyword": keyword, "frequency": n, "relation": relation}))
+            for relation, n in _times(sentence[anchor.end() : end]):
+                found.append(
+                    (
+                        "keywords:frequency",
+                        {"keyword": keyword, "frequency": n, "relation": relation},
+                    )
+                )
     return found
 
 
@@ -194,16 +225,24 @@ def _letter_frequency(p: _Prompt) -> list[Found]:
     for sentence in p.sentences:
         for match in _LETTER.finditer(sentence):
             letter = match.group(1).lower()
-            relations = _times(sentence[match.end():])
+            relations = _times(sentence[match.end() :])
             negated = _search(rf"{_NEGATION}[^.]{{0,25}}$", sentence[: match.start()])
             if negated:  # "avoid using the letter i more than twice"
                 relations = [("less than", n) for rel, n in relations if rel == "at least"]
             for relation, n in relations:
-                counted.append(("keywords:letter_frequency",
-                                {"letter": letter, "let_frequency": n, "let_relation": relation}))
+                counted.append(
+                    (
+                        "keywords:letter_frequency",
+                        {"letter": letter, "let_frequency": n, "let_relation": relation},
+                    )
+                )
             if not relations and negated:
-                banned.append(("keywords:letter_frequency",
-                               {"letter": letter, "let_frequency": 1, "let_relation": "less than"}))
+                banned.append(
+                    (
+                        "keywords:letter_frequency",
+                        {"letter": letter, "let_frequency": 1, "let_relation": "less than"},
+                    )
+                )
     letters = {kw["letter"] for _, kw in counted}
     return counted + [b for b in banned if b[1]["letter"] not in letters]
 
@@ -232,8 +271,9 @@ def _response_language(p: _Prompt) -> list[Found]:
                 code = LANGUAGES[match.group(1)]
                 # "in English, and in all capital letters" is a case instruction, not a
                 # language one: English counts only when other languages are ruled out.
-                if code == "en" and not _search(r"no other language|only\s+(?:in\s+)?English",
-                                                 sentence):
+                if code == "en" and not _search(
+                    r"no other language|only\s+(?:in\s+)?English", sentence
+                ):
                     continue
                 if code not in codes:
                     codes.append(code)
@@ -244,25 +284,45 @@ def _response_language(p: _Prompt) -> list[Found]:
 
 
 # Words counted for length, not "5 words (should be) in all caps" (capital_word_frequency).
-_LENGTH_WORDS = (r"words?(?!(?:\s+or\s+phrases)?\s+(?:\w+\s+){0,4}?(?:be\s+)?in\s+all\s+"
-                 r"(?:caps|capital|upper)|\s+(?:with|of)\s+all\b|\s+or\s+phrases)")
+_LENGTH_WORDS = (
+    r"words?(?!(?:\s+or\s+phrases)?\s+(?:\w+\s+){0,4}?(?:be\s+)?in\s+all\s+"
+    r"(?:caps|capital|upper)|\s+(?:with|of)\s+all\b|\s+or\s+phrases)"
+)
 
 
 def _number_words(p: _Prompt) -> list[Found]:
-    return [("length_constraints:number_words", {"num_words": n, "relation": r})
-            for r, n in count_relations(p.flat, _LENGTH_WORDS)]
+    return [
+        ("length_constraints:number_words", {"num_words": n, "relation": r})
+        for r, n in count_relations(p.flat, _LENGTH_WORDS)
+    ]
 
 
 def _number_sentences(p: _Prompt) -> list[Found]:
     # "Each line should contain exactly one sentence" constrains lines, not the response.
-    relations = [rel for s in p.sentences if not _search(r"^each\b", s)
-                 for rel in count_relations(s, r"sentences?")]
-    return [("length_constraints:number_sentences", {"num_sentences": n, "relation": r})
-            for r, n in relations]
+    relations = [
+        rel
+        for s in p.sentences
+        if not _search(r"^each\b", s)
+        for rel in count_relations(s, r"sentences?")
+    ]
+    return [
+        ("length_constraints:number_sentences", {"num_sentences": n, "relation": r})
+        for r, n in relations
+    ]
 
 
-_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
-             "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+_ORDINALS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+}
 _ORDINAL = "|".join(_ORDINALS)
 _WHICH_PARAGRAPH = rf"(?:({_ORDINAL}|last|\d+(?:st|nd|rd|th))\s+paragraph|paragraph\s+({NUMBER}))"
 _FIRST_WORD = r"(?:the\s+)?(?:word\s+)?[\"']?([A-Za-z][\w'-]*)"
@@ -289,8 +349,12 @@ def _nth_paragraph_first_word(p: _Prompt) -> list[Found]:
             ordinal, number, word = match.groups()
             total = number_value(count.group(1))
             nth = _paragraph_index(ordinal, total) if ordinal else number_value(number)
-            return [("length_constraints:nth_paragraph_first_word",
-                     {"num_paragraphs": total, "nth_paragraph": nth, "first_word": word.lower()})]
+            return [
+                (
+                    "length_constraints:nth_paragraph_first_word",
+                    {"num_paragraphs": total, "nth_paragraph": nth, "first_word": word.lower()},
+                )
+            ]
     return []
 
 
@@ -322,8 +386,12 @@ def _first_count(p: _Prompt, pattern: str, instruction_id: str, key: str) -> lis
 
 
 def _placeholders(p: _Prompt) -> list[Found]:
-    return _first_count(p, rf"\b({NUMBER})\s+(?:\w+\s+)?placeholders?\b",
-                        "detectable_content:number_placeholders", "num_placeholders")
+    return _first_count(
+        p,
+        rf"\b({NUMBER})\s+(?:\w+\s+)?placeholders?\b",
+        "detectable_content:number_placeholders",
+        "num_placeholders",
+    )
 
 
 def _postscript(p: _Prompt) -> list[Found]:
@@ -340,8 +408,12 @@ _BULLET_ADJECTIVES = r"(?:(?:very|short|long|markdown|simple|concise|brief|main|
 
 
 def _bullet_lists(p: _Prompt) -> list[Found]:
-    return _first_count(p, rf"\b({NUMBER})\s+{_BULLET_ADJECTIVES}bullet[\s-]?points?\b",
-                        "detectable_format:number_bullet_lists", "num_bullets")
+    return _first_count(
+        p,
+        rf"\b({NUMBER})\s+{_BULLET_ADJECTIVES}bullet[\s-]?points?\b",
+        "detectable_format:number_bullet_lists",
+        "num_bullets",
+    )
 
 
 def _constrained_response(p: _Prompt) -> list[Found]:
@@ -375,17 +447,22 @@ _SECTION_COUNTS = [
 ]
 
 
-_SECTION_CONTEXT = (r"\b(?:mark\w*|label\w*|noted|sections?|parts?|paragraphs?|chapters?)\b"
-                   r"|\beach\b[^.]{0,40}\b(?:start|begin)")
+_SECTION_CONTEXT = (
+    r"\b(?:mark\w*|label\w*|noted|sections?|parts?|paragraphs?|chapters?)\b"
+    r"|\beach\b[^.]{0,40}\b(?:start|begin)"
+)
 
 
 def _multiple_sections(p: _Prompt) -> list[Found]:
     # The markers must sit where sections are asked for ("mark each section with SECTION X").
     context = [s for s in p.flat_sentences if _search(_SECTION_CONTEXT, s)]
-    marker = next(filter(None, (re.search(r"\b([A-Z][A-Za-z]*)\s+X\b", s) for s in context)),
-                  None)
-    pair = next(filter(None, (re.search(r"\b([A-Z][A-Za-z]+)\s+1\b[^.*]{0,20}?\b\1\s+2\b", s)
-                              for s in context)), None)
+    marker = next(filter(None, (re.search(r"\b([A-Z][A-Za-z]*)\s+X\b", s) for s in context)), None)
+    pair = next(
+        filter(
+            None, (re.search(r"\b([A-Z][A-Za-z]+)\s+1\b[^.*]{0,20}?\b\1\s+2\b", s) for s in context)
+        ),
+        None,
+    )
     if marker is None and pair is None:
         return []
     spliter = (marker or pair).group(1)
@@ -396,12 +473,15 @@ def _multiple_sections(p: _Prompt) -> list[Found]:
         n = 2
     else:
         return []
-    return [("detectable_format:multiple_sections",
-             {"section_spliter": spliter, "num_sections": n})]
+    return [
+        ("detectable_format:multiple_sections", {"section_spliter": spliter, "num_sections": n})
+    ]
 
 
-_JSON = (r"\b(?:in|as)\s+JSON\s+format\b|\bwrap\w*\b[^.]{0,40}?\bJSON\b|\bJSON\s+block\b"
-         r"|\bentire\b[^.]{0,40}?\bJSON\b|\bJSON\b[^.]{0,30}?\bentire")
+_JSON = (
+    r"\b(?:in|as)\s+JSON\s+format\b|\bwrap\w*\b[^.]{0,40}?\bJSON\b|\bJSON\s+block\b"
+    r"|\bentire\b[^.]{0,40}?\bJSON\b|\bJSON\b[^.]{0,30}?\bentire"
+)
 
 
 def _json_format(p: _Prompt) -> list[Found]:
@@ -416,16 +496,20 @@ def _title(p: _Prompt) -> list[Found]:
 
 # ---- combinations, start/end, punctuation -------------------------------------------------
 
-_TWO_RESPONSES = (r"(?<!\*)\*{6}(?!\*)|\b(?:6|six)\s+asterisks?\b"
-                  r"|\btwo\s+different\s+(?:responses|answers|versions)")
+_TWO_RESPONSES = (
+    r"(?<!\*)\*{6}(?!\*)|\b(?:6|six)\s+asterisks?\b"
+    r"|\btwo\s+different\s+(?:responses|answers|versions)"
+)
 
 
 def _two_responses(p: _Prompt) -> list[Found]:
     return [("combination:two_responses", {})] if _search(_TWO_RESPONSES, p.text) else []
 
 
-_REPEAT = (r"\b(?:repeat|repleat)\s+(?:[\w,]+\s+){0,3}?"
-           r"(?:request|sentence|question|prompt|line|it|instruction|query|above|below|text)\b")
+_REPEAT = (
+    r"\b(?:repeat|repleat)\s+(?:[\w,]+\s+){0,3}?"
+    r"(?:request|sentence|question|prompt|line|it|instruction|query|above|below|text)\b"
+)
 
 
 def _request_to_repeat(text: str) -> str | None:
@@ -439,7 +523,7 @@ def _request_to_repeat(text: str) -> str | None:
     blank = next((i for i in range(at, len(lines)) if not lines[i].strip()), None)
     if blank is None:
         return None
-    return "\n".join(lines[blank + 1:]).strip() or None
+    return "\n".join(lines[blank + 1 :]).strip() or None
 
 
 def _repeat_prompt(p: _Prompt) -> list[Found]:
@@ -473,15 +557,19 @@ def _end_checker(p: _Prompt) -> list[Found]:
 
 
 def _quotation(p: _Prompt) -> list[Found]:
-    hit = any(_search(r"\bdouble\s+quot(?:e|es|ation|ations)\b", s)
-              and _search(r"\b(?:wrap|around|inside|enclos|surround|put|place|within)\w*", s)
-              for s in p.sentences)
+    hit = any(
+        _search(r"\bdouble\s+quot(?:e|es|ation|ations)\b", s)
+        and _search(r"\b(?:wrap|around|inside|enclos|surround|put|place|within)\w*", s)
+        for s in p.sentences
+    )
     return [("startend:quotation", {})] if hit else []
 
 
-_NO_COMMA = (r"(?:\bno|\bnot|\bcannot|n't|\bwithout|\bnever|\brefrain\s+from|\bavoid|\bzero"
-             r"|\bfree\s+of)\b[^.!?\n]{0,40}?\bcommas?\b"
-             r"|\bcommas?\b[^.!?\n]{0,30}?\b(?:not allowed|not permitted|forbidden|prohibited)")
+_NO_COMMA = (
+    r"(?:\bno|\bnot|\bcannot|n't|\bwithout|\bnever|\brefrain\s+from|\bavoid|\bzero"
+    r"|\bfree\s+of)\b[^.!?\n]{0,40}?\bcommas?\b"
+    r"|\bcommas?\b[^.!?\n]{0,30}?\b(?:not allowed|not permitted|forbidden|prohibited)"
+)
 
 
 def _no_comma(p: _Prompt) -> list[Found]:
@@ -489,15 +577,31 @@ def _no_comma(p: _Prompt) -> list[Found]:
 
 
 _RULES: tuple[Callable[[_Prompt], list[Found]], ...] = (
-    _capital_word_frequency, _english_capital, _english_lowercase,
-    _two_responses, _repeat_prompt,
-    _placeholders, _postscript,
-    _constrained_response, _json_format, _multiple_sections, _bullet_lists,
-    _highlighted_sections, _title,
-    _keywords_existence, _keyword_frequency, _forbidden_words, _letter_frequency,
+    _capital_word_frequency,
+    _english_capital,
+    _english_lowercase,
+    _two_responses,
+    _repeat_prompt,
+    _placeholders,
+    _postscript,
+    _constrained_response,
+    _json_format,
+    _multiple_sections,
+    _bullet_lists,
+    _highlighted_sections,
+    _title,
+    _keywords_existence,
+    _keyword_frequency,
+    _forbidden_words,
+    _letter_frequency,
     _response_language,
-    _nth_paragraph_first_word, _number_paragraphs, _number_sentences, _number_words,
-    _no_comma, _end_checker, _quotation,
+    _nth_paragraph_first_word,
+    _number_paragraphs,
+    _number_sentences,
+    _number_words,
+    _no_comma,
+    _end_checker,
+    _quotation,
 )
 
 

@@ -23,13 +23,44 @@ __all__ = [
 
 Relation = tuple[str, int]
 
-_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-          "eighteen", "nineteen", "twenty"]
-_TENS = {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-         "ninety": 90, "hundred": 100}
-_WORDS: dict[str, int] = {w: i for i, w in enumerate(_UNITS)} | _TENS | {
-    "a single": 1, "single": 1, "once": 1, "twice": 2, "thrice": 3}
+_UNITS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+]
+_TENS = {
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+}
+_WORDS: dict[str, int] = (
+    {w: i for i, w in enumerate(_UNITS)}
+    | _TENS
+    | {"a single": 1, "single": 1, "once": 1, "twice": 2, "thrice": 3}
+)
 
 #: A count, in digits or in words ("12", "twelve", "twice").
 NUMBER = r"(?:\d+|" + "|".join(sorted(map(re.escape, _WORDS), key=len, reverse=True)) + r")"
@@ -37,12 +68,36 @@ _N = rf"({NUMBER})"
 
 #: IFEval's response languages (ISO 639-1 codes, as its ``language`` kwarg has them).
 LANGUAGES: dict[str, str] = {
-    "English": "en", "Spanish": "es", "Portuguese": "pt", "Arabic": "ar", "Hindi": "hi",
-    "French": "fr", "Russian": "ru", "German": "de", "Japanese": "ja", "Italian": "it",
-    "Bengali": "bn", "Ukrainian": "uk", "Thai": "th", "Urdu": "ur", "Tamil": "ta",
-    "Telugu": "te", "Bulgarian": "bg", "Korean": "ko", "Polish": "pl", "Hebrew": "he",
-    "Persian": "fa", "Farsi": "fa", "Vietnamese": "vi", "Nepali": "ne", "Swahili": "sw",
-    "Kannada": "kn", "Marathi": "mr", "Gujarati": "gu", "Punjabi": "pa", "Malayalam": "ml",
+    "English": "en",
+    "Spanish": "es",
+    "Portuguese": "pt",
+    "Arabic": "ar",
+    "Hindi": "hi",
+    "French": "fr",
+    "Russian": "ru",
+    "German": "de",
+    "Japanese": "ja",
+    "Italian": "it",
+    "Bengali": "bn",
+    "Ukrainian": "uk",
+    "Thai": "th",
+    "Urdu": "ur",
+    "Tamil": "ta",
+    "Telugu": "te",
+    "Bulgarian": "bg",
+    "Korean": "ko",
+    "Polish": "pl",
+    "Hebrew": "he",
+    "Persian": "fa",
+    "Farsi": "fa",
+    "Vietnamese": "vi",
+    "Nepali": "ne",
+    "Swahili": "sw",
+    "Kannada": "kn",
+    "Marathi": "mr",
+    "Gujarati": "gu",
+    "Punjabi": "pa",
+    "Malayalam": "ml",
     "Finnish": "fi",
 }
 
@@ -104,7 +159,7 @@ def _scan(text: str, patterns: list[tuple[re.Pattern[str], object]]) -> list[Rel
         for match in pattern.finditer(text):
             numbers = [number_value(g) for g in match.groups() if g is not None]
             found.append((match.start(), _relations_from(kind, numbers)))
-            text = text[: match.start()] + " " * len(match.group()) + text[match.end():]
+            text = text[: match.start()] + " " * len(match.group()) + text[match.end() :]
     return [rel for _, rels in sorted(found, key=lambda f: f[0]) for rel in rels]
 
 

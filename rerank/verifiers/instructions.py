@@ -92,19 +92,32 @@ class InstructionVerifier:
             note = f"instructions given: {len(ids)} IFEval ids carried by the item (hard checks)"
         else:
             (ids, kwargs), hard = extract_instructions(item.prompt), False
-            note = (f"instructions extracted from the prompt: {len(ids)} (soft checks)" if ids
-                    else "no instructions: the item carries no ids and none were extracted")
-        return [self._evidence(item.prompt, c.text, ids, kwargs, hard, note)
-                for c in item.candidates]
+            note = (
+                f"instructions extracted from the prompt: {len(ids)} (soft checks)"
+                if ids
+                else "no instructions: the item carries no ids and none were extracted"
+            )
+        return [
+            self._evidence(item.prompt, c.text, ids, kwargs, hard, note) for c in item.candidates
+        ]
 
-    def _evidence(self, prompt: str, text: str, ids: list[str], kwargs: list[dict[str, Any]],
-                  hard: bool, note: str) -> Evidence:
+    def _evidence(
+        self,
+        prompt: str,
+        text: str,
+        ids: list[str],
+        kwargs: list[dict[str, Any]],
+        hard: bool,
+        note: str,
+    ) -> Evidence:
         seen: Counter[str] = Counter()
         checks = []
         for instruction_id, kw in zip(ids, kwargs, strict=True):
             outcome = check_instruction(instruction_id, kw, text, prompt)
-            status = ("unknown" if outcome.strict is None
-                      else "pass" if outcome.strict else "fail")
-            checks.append(Check(_check_id(instruction_id, seen), status, hard=hard,
-                                detail=_detail(kw, outcome)))
+            status = "unknown" if outcome.strict is None else "pass" if outcome.strict else "fail"
+            checks.append(
+                Check(
+                    _check_id(instruction_id, seen), status, hard=hard, detail=_detail(kw, outcome)
+                )
+            )
         return Evidence(self.name, checks=tuple(checks), signature=None, notes=(note,))

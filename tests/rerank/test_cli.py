@@ -20,7 +20,7 @@ def runner():
 
 
 def test_select_on_the_shipped_example_with_defaults(runner, examples_file):
-    """The README's first command: every example item gets a selection and a summary line."""
+    """The README's first command: evidence judge, knockout, a row per item, a summary line."""
     result = runner.invoke(main, ["select", str(examples_file)])
     assert result.exit_code == 0, result.output
     rows = _rows(result.stdout)
@@ -28,8 +28,10 @@ def test_select_on_the_shipped_example_with_defaults(runner, examples_file):
     assert len(rows) == n_items >= 12
     for row in rows:
         assert 0 <= row["selected"] < row["n"]
-        assert row["strategy"] == "vote" and row["labels_used"] is False
-    assert "selected" in result.stderr and "vote over normalised final answers" in result.stderr
+        assert row["strategy"] == "knockout" and row["judge"] == "evidence"
+        assert row["labels_used"] is False
+        assert row["task_kind"] in ("math", "code", "instruction", "general")
+    assert "judge: evidence" in result.stderr
 
 
 def test_simulated_judge_says_labels_were_used(runner, examples_file):

@@ -23,33 +23,62 @@ from rerank.verifiers.instructions import (
 # ---- checkers -----------------------------------------------------------------------------
 
 FOLLOWED_AND_NOT = [
-    ("change_case:english_lowercase", {}, "the quick brown fox jumps over the lazy dog.",
-     "The quick brown fox jumps over the lazy dog."),
-    ("change_case:english_capital", {}, "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG.",
-     "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOg."),
+    (
+        "change_case:english_lowercase",
+        {},
+        "the quick brown fox jumps over the lazy dog.",
+        "The quick brown fox jumps over the lazy dog.",
+    ),
+    (
+        "change_case:english_capital",
+        {},
+        "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG.",
+        "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOg.",
+    ),
     ("punctuation:no_comma", {}, "One two three.", "One, two, three."),
-    ("length_constraints:number_words", {"num_words": 5, "relation": "at least"},
-     "one two three four five", "one two three four"),
-    ("length_constraints:number_sentences", {"num_sentences": 3, "relation": "less than"},
-     "Dr. Smith came home. He slept.", "He came. He saw. He slept."),
+    (
+        "length_constraints:number_words",
+        {"num_words": 5, "relation": "at least"},
+        "one two three four five",
+        "one two three four",
+    ),
+    (
+        "length_constraints:number_sentences",
+        {"num_sentences": 3, "relation": "less than"},
+        "Dr. Smith came home. He slept.",
+        "He came. He saw. He slept.",
+    ),
     ("detectable_format:json_format", {}, '{"a": 1}', "a: 1"),
     ("detectable_format:title", {}, "<<Rain>>\nIt rains.", "Rain\nIt rains."),
-    ("detectable_content:postscript", {"postscript_marker": "P.S."},
-     "Hi.\n\nP.S. bye", "Hi. Bye."),
-    ("startend:end_checker", {"end_phrase": "Any questions?"},
-     "Done. Any questions?", "Any questions? Done."),
+    ("detectable_content:postscript", {"postscript_marker": "P.S."}, "Hi.\n\nP.S. bye", "Hi. Bye."),
+    (
+        "startend:end_checker",
+        {"end_phrase": "Any questions?"},
+        "Done. Any questions?",
+        "Any questions? Done.",
+    ),
     ("keywords:existence", {"keywords": ["river"]}, "The River runs.", "The stream runs."),
-    ("keywords:letter_frequency", {"letter": "z", "let_frequency": 2, "let_relation": "at least"},
-     "Jazz.", "Jaz."),
-    ("language:response_language", {"language": "de"},
-     "Das ist ein kurzer Satz auf Deutsch, und er bleibt auch auf Deutsch.",
-     "This is a short sentence in English, and it stays in English."),
+    (
+        "keywords:letter_frequency",
+        {"letter": "z", "let_frequency": 2, "let_relation": "at least"},
+        "Jazz.",
+        "Jaz.",
+    ),
+    (
+        "language:response_language",
+        {"language": "de"},
+        "Das ist ein kurzer Satz auf Deutsch, und er bleibt auch auf Deutsch.",
+        "This is a short sentence in English, and it stays in English.",
+    ),
     ("detectable_format:number_bullet_lists", {"num_bullets": 2}, "* a\n* b", "* a\n* b\n* c"),
 ]
 
 
-@pytest.mark.parametrize(("instruction_id", "kwargs", "followed", "violated"), FOLLOWED_AND_NOT,
-                         ids=[case[0] for case in FOLLOWED_AND_NOT])
+@pytest.mark.parametrize(
+    ("instruction_id", "kwargs", "followed", "violated"),
+    FOLLOWED_AND_NOT,
+    ids=[case[0] for case in FOLLOWED_AND_NOT],
+)
 def test_checker_passes_a_compliant_response_and_fails_a_violating_one(
     instruction_id, kwargs, followed, violated
 ):
@@ -60,8 +89,9 @@ def test_checker_passes_a_compliant_response_and_fails_a_violating_one(
 
 def test_loose_forgives_a_preamble_line_that_strict_does_not():
     """A "Sure, here it is:" line fails strict JSON but passes loose (first line dropped)."""
-    outcome = check_instruction("detectable_format:json_format", {},
-                                'Sure, here it is:\n{"answer": 42}')
+    outcome = check_instruction(
+        "detectable_format:json_format", {}, 'Sure, here it is:\n{"answer": 42}'
+    )
     assert (outcome.strict, outcome.loose) == (False, True)
 
 
@@ -70,8 +100,9 @@ def test_empty_response_follows_nothing():
     assert check_instruction("punctuation:no_comma", {}, "   ").strict is False
 
 
-@pytest.mark.parametrize("kwargs", [{"letter": "#", "let_frequency": 4, "let_relation": "at least"},
-                                    {}])
+@pytest.mark.parametrize(
+    "kwargs", [{"letter": "#", "let_frequency": 4, "let_relation": "at least"}, {}]
+)
 def test_kwargs_ifeval_would_randomise_leave_the_instruction_unchecked(kwargs):
     """Invalid or missing kwargs give no verdict and say why, never IFEval's random draw."""
     outcome = check_instruction("keywords:letter_frequency", kwargs, "####")
@@ -94,6 +125,7 @@ def test_registry_has_ifevals_25_instruction_ids():
 
 # ---- the verifier -------------------------------------------------------------------------
 
+
 def _item(prompt: str, texts: list[str], ids=None, kwargs=None) -> Item:
     resources = {} if ids is None else {"instruction_id_list": ids, "kwargs": kwargs}
     return Item.from_texts(prompt, texts, kind="instruction", resources=resources)
@@ -101,21 +133,26 @@ def _item(prompt: str, texts: list[str], ids=None, kwargs=None) -> Item:
 
 def test_given_ids_are_hard_checks_per_candidate_in_order():
     """Item ids become one hard ifeval:<id> check per instruction, for each candidate in order."""
-    item = _item("Write about rain.", ["rain, rain", "rain rain", ""],
-                 ["punctuation:no_comma"], [{}])
+    item = _item(
+        "Write about rain.", ["rain, rain", "rain rain", ""], ["punctuation:no_comma"], [{}]
+    )
     evidence = InstructionVerifier().verify(item)
     assert [e.checks[0].status for e in evidence] == ["fail", "pass", "fail"]
-    assert all(e.checks[0].id == "ifeval:punctuation:no_comma" and e.checks[0].hard
-               for e in evidence)
+    assert all(
+        e.checks[0].id == "ifeval:punctuation:no_comma" and e.checks[0].hard for e in evidence
+    )
     assert all(e.signature is None and e.verifier == "instruction" for e in evidence)
     assert "given" in evidence[0].notes[0]
 
 
 def test_detail_names_kwargs_and_a_differing_loose_verdict():
     """The detail shows the kwargs, and the loose verdict when it differs from strict."""
-    item = _item("Answer in JSON.", ['Sure:\n{"a": 1}'], ["detectable_format:json_format",
-                                                         "length_constraints:number_words"],
-                 [{}, {"num_words": 1, "relation": "at least"}])
+    item = _item(
+        "Answer in JSON.",
+        ['Sure:\n{"a": 1}'],
+        ["detectable_format:json_format", "length_constraints:number_words"],
+        [{}, {"num_words": 1, "relation": "at least"}],
+    )
     json_check, words_check = InstructionVerifier().verify(item)[0].checks
     assert json_check.status == "fail" and "loose pass (strict fail)" in json_check.detail
     assert '"num_words": 1' in words_check.detail and "loose" not in words_check.detail
@@ -123,8 +160,10 @@ def test_detail_names_kwargs_and_a_differing_loose_verdict():
 
 def test_repeated_instruction_ids_stay_citable():
     """A second instruction with the same id gets a #2 suffix, so every check id is unique."""
-    kwargs = [{"keyword": "sun", "frequency": 1, "relation": "at least"},
-              {"keyword": "sun", "frequency": 3, "relation": "less than"}]
+    kwargs = [
+        {"keyword": "sun", "frequency": 1, "relation": "at least"},
+        {"keyword": "sun", "frequency": 3, "relation": "less than"},
+    ]
     item = _item("Mention sun.", ["sun sun"], ["keywords:frequency"] * 2, kwargs)
     checks = InstructionVerifier().verify(item)[0].checks
     assert [c.id for c in checks] == ["ifeval:keywords:frequency", "ifeval:keywords:frequency#2"]
@@ -140,14 +179,17 @@ def test_missing_kwargs_give_unknown_not_a_guess():
 
 def test_constraints_extracted_from_the_prompt_are_soft_checks():
     """Without ids, constraints read off the prompt are checked as soft evidence."""
-    item = _item("Describe the sea in all lowercase letters. Do not use any commas.",
-                 ["the sea is wide and deep and it is very beautiful in the morning",
-                  "The sea, wide."])
+    item = _item(
+        "Describe the sea in all lowercase letters. Do not use any commas.",
+        ["the sea is wide and deep and it is very beautiful in the morning", "The sea, wide."],
+    )
     verifier = InstructionVerifier()
     assert verifier.applies(item)
     first, second = verifier.verify(item)
-    assert [c.id for c in first.checks] == ["ifeval:change_case:english_lowercase",
-                                            "ifeval:punctuation:no_comma"]
+    assert [c.id for c in first.checks] == [
+        "ifeval:change_case:english_lowercase",
+        "ifeval:punctuation:no_comma",
+    ]
     assert not any(c.hard for c in first.checks + second.checks)
     assert [c.status for c in first.checks] == ["pass", "pass"]
     assert [c.status for c in second.checks] == ["fail", "fail"]
@@ -169,90 +211,159 @@ def test_item_without_ids_or_readable_constraints_gets_no_checks():
 EXTRACTED = [
     ("Write a story in all lowercase letters.", "change_case:english_lowercase", {}),
     ("Respond in all capital letters.", "change_case:english_capital", {}),
-    ("Use at least 3 words in all capital letters.", "change_case:capital_word_frequency",
-     {"capital_frequency": 3, "capital_relation": "at least"}),
-    ("Your answer must be at least 300 words.", "length_constraints:number_words",
-     {"num_words": 300, "relation": "at least"}),
-    ("Respond in fewer than 5 sentences.", "length_constraints:number_sentences",
-     {"num_sentences": 5, "relation": "less than"}),
-    ('End your response with "Any other questions?".', "startend:end_checker",
-     {"end_phrase": "Any other questions?"}),
+    (
+        "Use at least 3 words in all capital letters.",
+        "change_case:capital_word_frequency",
+        {"capital_frequency": 3, "capital_relation": "at least"},
+    ),
+    (
+        "Your answer must be at least 300 words.",
+        "length_constraints:number_words",
+        {"num_words": 300, "relation": "at least"},
+    ),
+    (
+        "Respond in fewer than 5 sentences.",
+        "length_constraints:number_sentences",
+        {"num_sentences": 5, "relation": "less than"},
+    ),
+    (
+        'End your response with "Any other questions?".',
+        "startend:end_checker",
+        {"end_phrase": "Any other questions?"},
+    ),
     ("Wrap your entire response in JSON format.", "detectable_format:json_format", {}),
-    ("Include the keywords 'apple' and 'banana'.", "keywords:existence",
-     {"keywords": ["apple", "banana"]}),
-    ("Do not include the words cat or dog in your reply.", "keywords:forbidden_words",
-     {"forbidden_words": ["cat", "dog"]}),
-    ("Use the word 'river' at least twice.", "keywords:frequency",
-     {"keyword": "river", "frequency": 2, "relation": "at least"}),
-    ("Make sure the letter z appears at least 4 times.", "keywords:letter_frequency",
-     {"letter": "z", "let_frequency": 4, "let_relation": "at least"}),
-    ("Your entire response should be in German, no other language is allowed.",
-     "language:response_language", {"language": "de"}),
-    ("Your answer must contain exactly 3 bullet points.", "detectable_format:number_bullet_lists",
-     {"num_bullets": 3}),
-    ("Write 4 paragraphs separated by the markdown divider: ***",
-     "length_constraints:number_paragraphs", {"num_paragraphs": 4}),
+    (
+        "Include the keywords 'apple' and 'banana'.",
+        "keywords:existence",
+        {"keywords": ["apple", "banana"]},
+    ),
+    (
+        "Do not include the words cat or dog in your reply.",
+        "keywords:forbidden_words",
+        {"forbidden_words": ["cat", "dog"]},
+    ),
+    (
+        "Use the word 'river' at least twice.",
+        "keywords:frequency",
+        {"keyword": "river", "frequency": 2, "relation": "at least"},
+    ),
+    (
+        "Make sure the letter z appears at least 4 times.",
+        "keywords:letter_frequency",
+        {"letter": "z", "let_frequency": 4, "let_relation": "at least"},
+    ),
+    (
+        "Your entire response should be in German, no other language is allowed.",
+        "language:response_language",
+        {"language": "de"},
+    ),
+    (
+        "Your answer must contain exactly 3 bullet points.",
+        "detectable_format:number_bullet_lists",
+        {"num_bullets": 3},
+    ),
+    (
+        "Write 4 paragraphs separated by the markdown divider: ***",
+        "length_constraints:number_paragraphs",
+        {"num_paragraphs": 4},
+    ),
     ("Do not use any commas.", "punctuation:no_comma", {}),
-    ("Give it a title wrapped in double angular brackets, such as <<title>>.",
-     "detectable_format:title", {}),
-    ("At the end, add a postscript starting with P.S.", "detectable_content:postscript",
-     {"postscript_marker": "P.S."}),
-    ("Highlight at least 2 sections with markdown, i.e. *highlighted section*.",
-     "detectable_format:number_highlighted_sections", {"num_highlights": 2}),
-    ("Give two different responses separated by 6 asterisk symbols ******.",
-     "combination:two_responses", {}),
-    ('Is it raining? Answer with one of: "My answer is yes.", "My answer is no.", '
-     '"My answer is maybe."', "detectable_format:constrained_response", {}),
-    ("Include at least two placeholders such as [name].", "detectable_content:number_placeholders",
-     {"num_placeholders": 2}),
-    ("Write a poem with 3 sections. Mark the beginning of each section with SECTION X.",
-     "detectable_format:multiple_sections", {"section_spliter": "SECTION", "num_sections": 3}),
+    (
+        "Give it a title wrapped in double angular brackets, such as <<title>>.",
+        "detectable_format:title",
+        {},
+    ),
+    (
+        "At the end, add a postscript starting with P.S.",
+        "detectable_content:postscript",
+        {"postscript_marker": "P.S."},
+    ),
+    (
+        "Highlight at least 2 sections with markdown, i.e. *highlighted section*.",
+        "detectable_format:number_highlighted_sections",
+        {"num_highlights": 2},
+    ),
+    (
+        "Give two different responses separated by 6 asterisk symbols ******.",
+        "combination:two_responses",
+        {},
+    ),
+    (
+        'Is it raining? Answer with one of: "My answer is yes.", "My answer is no.", '
+        '"My answer is maybe."',
+        "detectable_format:constrained_response",
+        {},
+    ),
+    (
+        "Include at least two placeholders such as [name].",
+        "detectable_content:number_placeholders",
+        {"num_placeholders": 2},
+    ),
+    (
+        "Write a poem with 3 sections. Mark the beginning of each section with SECTION X.",
+        "detectable_format:multiple_sections",
+        {"section_spliter": "SECTION", "num_sections": 3},
+    ),
     ("Wrap your entire response with double quotation marks.", "startend:quotation", {}),
-    ("First repeat the request word for word without change, then give your answer.\n\n"
-     "Write a haiku about snow.", "combination:repeat_prompt",
-     {"prompt_to_repeat": "Write a haiku about snow."}),
-    ("Write exactly 3 paragraphs separated by two new lines. The second paragraph must start "
-     'with the word "Because".', "length_constraints:nth_paragraph_first_word",
-     {"num_paragraphs": 3, "nth_paragraph": 2, "first_word": "because"}),
+    (
+        "First repeat the request word for word without change, then give your answer.\n\n"
+        "Write a haiku about snow.",
+        "combination:repeat_prompt",
+        {"prompt_to_repeat": "Write a haiku about snow."},
+    ),
+    (
+        "Write exactly 3 paragraphs separated by two new lines. The second paragraph must start "
+        'with the word "Because".',
+        "length_constraints:nth_paragraph_first_word",
+        {"num_paragraphs": 3, "nth_paragraph": 2, "first_word": "because"},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("prompt", "instruction_id", "kwargs"), EXTRACTED,
-                         ids=[case[1] for case in EXTRACTED])
+@pytest.mark.parametrize(
+    ("prompt", "instruction_id", "kwargs"), EXTRACTED, ids=[case[1] for case in EXTRACTED]
+)
 def test_extraction_reads_each_instruction_type_from_prose(prompt, instruction_id, kwargs):
     """A one-constraint prompt yields exactly that IFEval instruction with its kwargs."""
     assert extract_instructions(prompt) == ([instruction_id], [kwargs])
 
 
-@pytest.mark.parametrize(("phrase", "relations"), [
-    ("Answer with more than 800 words.", [("at least", 801)]),
-    ("Respond with at most 150 words.", [("less than", 151)]),
-    ("Keep it to 200 words or less.", [("less than", 201)]),
-    ("Write between 20 and 25 words.", [("at least", 20), ("less than", 26)]),
-])
+@pytest.mark.parametrize(
+    ("phrase", "relations"),
+    [
+        ("Answer with more than 800 words.", [("at least", 801)]),
+        ("Respond with at most 150 words.", [("less than", 151)]),
+        ("Keep it to 200 words or less.", [("less than", 201)]),
+        ("Write between 20 and 25 words.", [("at least", 20), ("less than", 26)]),
+    ],
+)
 def test_extraction_maps_count_phrasings_onto_ifevals_two_relations(phrase, relations):
-    """"more than N", "at most N", "N or less" and ranges become "at least" / "less than"."""
+    """ "more than N", "at most N", "N or less" and ranges become "at least" / "less than"."""
     _, kwargs = extract_instructions(phrase)
     assert [(k["relation"], k["num_words"]) for k in kwargs] == relations
 
 
-@pytest.mark.parametrize("prompt", [
-    "What is the capital of France?",
-    "Compute 17 * 23 and show your work.",
-    "def add(a, b):\n    '''Return the sum of a and b.'''\n",
-])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "What is the capital of France?",
+        "Compute 17 * 23 and show your work.",
+        "def add(a, b):\n    '''Return the sum of a and b.'''\n",
+    ],
+)
 def test_prompt_without_constraints_extracts_nothing(prompt):
     """Plain questions, math and code prompts state no IFEval constraint."""
     assert extract_instructions(prompt) == ([], [])
 
 
 def test_capital_words_count_is_not_a_length_or_case_instruction():
-    """"at least 5 words in all caps" is capital_word_frequency, not number_words or all caps."""
+    """ "at least 5 words in all caps" is capital_word_frequency, not number_words or all caps."""
     ids, _ = extract_instructions("At least 5 words in the output should be in all caps.")
     assert ids == ["change_case:capital_word_frequency"]
 
 
 # ---- IFEval data --------------------------------------------------------------------------
+
 
 def _rows(shared_data: Path, name: str) -> list[dict]:
     with gzip.open(shared_data / "benchmarks" / name, "rt", encoding="utf-8") as f:
@@ -275,9 +386,13 @@ def ifeval(request) -> list[tuple[dict, str]]:
 @pytest.fixture(scope="module")
 def gpt4_outcomes(ifeval) -> list[list]:
     """Outcomes of IFEval's checkers, with the true ids and kwargs, on each GPT-4 response."""
-    return [[check_instruction(i, kw, response, row["prompt"])
-             for i, kw in zip(row["instruction_id_list"], row["kwargs"], strict=True)]
-            for row, response in ifeval]
+    return [
+        [
+            check_instruction(i, kw, response, row["prompt"])
+            for i, kw in zip(row["instruction_id_list"], row["kwargs"], strict=True)
+        ]
+        for row, response in ifeval
+    ]
 
 
 # IFEval's paper (arXiv 2311.07911, Table 3) for these GPT-4 responses, as counts of 541
@@ -305,8 +420,9 @@ def test_verifier_strict_checks_agree_with_the_checkers_on_gpt4(ifeval, gpt4_out
     for (row, response), outcomes in list(zip(ifeval, gpt4_outcomes, strict=True))[:120]:
         item = _item(row["prompt"], [response], row["instruction_id_list"], row["kwargs"])
         statuses = [c.status for c in verifier.verify(item)[0].checks]
-        expected = ["unknown" if o.strict is None else "pass" if o.strict else "fail"
-                    for o in outcomes]
+        expected = [
+            "unknown" if o.strict is None else "pass" if o.strict else "fail" for o in outcomes
+        ]
         assert statuses == expected
 
 
@@ -370,7 +486,13 @@ def test_sentence_counting_works_offline_without_any_nltk_data(tmp_path):
     """With an empty HOME, no NLTK_DATA and the network refused, punkt still counts sentences."""
     env = {k: v for k, v in os.environ.items() if k != "NLTK_DATA"}
     env["HOME"] = str(tmp_path)
-    result = subprocess.run([sys.executable, "-c", OFFLINE_PROBE], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", OFFLINE_PROBE],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "offline ok" in result.stdout

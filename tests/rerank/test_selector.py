@@ -23,11 +23,18 @@ def test_perfect_simulated_judge_finds_the_best(strategy):
     assert chosen.winner == 3
 
 
-def test_vote_is_the_default_and_uses_final_answers():
-    """The default strategy is a majority vote over normalised final answers."""
-    chosen = select("q", ["x = 2. #### 2", "#### 3", "so 2.0 #### 2.0"])
+def test_vote_uses_final_answers():
+    """The vote strategy is a majority vote over normalised final answers."""
+    chosen = select("q", ["x = 2. #### 2", "#### 3", "so 2.0 #### 2.0"], strategy="vote")
     assert chosen.strategy == "vote"
-    assert chosen.winner == 0
+    assert chosen.winner in (0, 2)
+
+
+def test_the_default_is_a_knockout_judged_by_evidence():
+    """select() with no options runs a bracket judged by verifier evidence."""
+    chosen = select("What is 3 + 4?", ["3 + 4 = 7\n#### 7", "#### 8", "It is 7. #### 7"])
+    assert chosen.strategy == "knockout"
+    assert chosen.winner in (0, 2)
 
 
 def test_same_seed_same_selection_and_seeds_matter():

@@ -1,0 +1,182 @@
+"""The messages the LLM judge sends: pure functions from an item and its evidence to text.
+
+The system message is the skill's rendered prefix, the same bytes for every match of a run
+(an inference server's prefix cache serves it). The user message carries the item: the
+prompt, the visible task resources, a granted reference (only when the item exposes it
+and the skill grants it), the candidates (A shown first) and the evidence computed for
+each, with the check ids a verdict may cite. Short texts for the later turns (a repair
+after a bad reply, the forced final answer, the plain-text re-ask) are here too, so that
+every word the model reads is in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rerank.items import Item
+from rerank.judges.evidence import Standing
+from rerank.skills import GATED, Skill
+
+__all__ = [
+    "Shown",
+    "forced_text",
+    "gated_resources",
+    "reask_text",
+    "repair_text",
+    "user_message",
+]
+
+LABELS = ("A", "B")
+#: Check lines listed per candidate before the rest is summarised (run_verifier shows all).
+MAX_CHECK_LINES = 40
+DETAIL_CHARS = 240
+RESOURCE_CHARS = 4000
+_CLUSTER = {"math": "answer cluster", "code": "behaviour cluster"}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One candidate as the model sees it: its label, text and evidence standing."""
+
+    label: str
+    text: str
+    standing: Standing
+
+
+def gated_resources(item: Item, skill: Skill) -> dict[str, Any]:
+    """The item's task resources the skill may see: gated ones (the reference) only when
+    the skill grants them."""
+    return {k: v for k, v in item.task.resources.items() if k not in GATED or k in skill.grants}
+
+
+def _clip(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _resource_text(value: Any) -> str:
+    if isinstance(value, str):
+        return _clip(value, RESOURCE_CHARS)
+    return _clip(json.dumps(value, ensure_ascii=False, indent=1, default=repr), RESOURCE_CHARS)
+
+
+def evidence_lines(shown: Shown, kind: str, n: int, *, limit: int = MAX_CHECK_LINES) -> list[str]:
+    """One candidate's evidence: its standing, then a line per check (id, status, hard or
+    soft, detail), its cluster and the verifier's notes."""
+    standing = shown.standing
+    evidence = standing.evidence
+    head = f"Candidate {shown.label}: "
+    if evidence is None:
+        return [head + "no evidence (no verifier applies)"]
+    lines = [head + standing.describe()]
+    for check in evidence.checks[:limit]:
+        detail = f": {_clip(check.detail, DETAIL_CHARS)}" if check.detail else ""
+        kind_of = "hard" if check.hard else "soft"
+        lines.append(f"- `{check.id}` {check.status} ({kind_of}){detail}")
+    if len(evidence.checks) > limit:
+        lines.append(f"- ... {len(evidence.checks) - limit} more checks (see run_verifier)")
+    cluster = _CLUSTER.get(kind, "cluster")
+    if evidence.signature is not None:
+        lines.append(f"- {cluster}: shared by {standing.consensus} of {n} candidates")
+    for note in evidence.notes:
+        lines.append(f"- note: {_clip(note, DETAIL_CHARS)}")
+    return lines
+
+
+def _evidence_section(shown: Sequence[Shown], kind: str, n: int) -> list[str]:
+    verifiers = sorted({s.standing.evidence.verifier for s in shown if s.standing.evidence})
+    source = f"verifier {', '.join(verifiers)}" if verifiers else "no verifier applies"
+    lines = [f"## Evidence (task kind {kind}; {source})", ""]
+    for position, one in enumerate(shown):
+        if position:
+            lines.append("")
+        lines += evidence_lines(one, kind, n)
+    return lines
+
+
+def _instructions(skill: Skill, mode: str, tools: Sequence[str] | None) -> str:
+    if mode == "pairwise":
+        task = "Compare candidate A (shown first) with candidate B by following the procedure."
+    else:
+        task = "Score candidate A on the skill's scale by following the procedure."
+    cite = (
+        "Cite in `evidence` only the check ids above, the skill's criterion ids and the ids "
+        "of resources whose results you used."
+    )
+    if tools is None:
+        finish = "End your reply with the verdict: one JSON object in the output contract."
+        return f"{task} {finish} {cite}"
+    # The procedure names resources by id (`python`); the model calls functions by name.
+    offered = [
+        f"{tool} ({', '.join(f'`{r.id}`' for r in skill.resources if r.tool == tool)})"
+        for tool in tools
+        if tool != "final_answer"
+    ]
+    use = f"Call {', '.join(offered)} when the procedure uses them; then c" if offered else "C"
+    return f"{task} {use}all `final_answer` with the output contract as its arguments. {cite}"
+
+
+def user_message(
+    item: Item,
+    skill: Skill,
+    shown: Sequence[Shown],
+    kind: str,
+    *,
+    mode: str,
+    tools: Sequence[str] | None,
+) -> str:
+    """The item as the judge model reads it, after the skill prefix.
+
+    ``shown`` holds the candidates in display order (one for ``mode="pointwise"``);
+    ``tools`` names the tools offered, ``None`` when the reply is plain text.
+    """
+    resources = gated_resources(item, skill)
+    reference = resources.pop("reference", None) if "reference" in skill.grants else None
+    lines = ["## Prompt", "", item.prompt.strip(), ""]
+    if resources:
+        lines += ["## Task resources", ""]
+        for name in sorted(resources):
+            lines += [f"### {name}", "", _resource_text(resources[name]), ""]
+    if reference is not None:
+        lines += ["## Reference answer (granted to `reference`)", "", _resource_text(reference), ""]
+    for one in shown:
+        lines += [f"## Candidate {one.label}", "", f'<candidate id="{one.label}">', one.text]
+        lines += ["</candidate>", ""]
+    lines += _evidence_section(shown, kind, item.n)
+    lines += ["", "## Your task", "", _instructions(skill, mode, tools)]
+    return "\n".join(lines) + "\n"
+
+
+def _shape(schema: dict[str, Any]) -> str:
+    fields = ", ".join(f'"{name}"' for name in schema.get("properties", {}))
+    return "{" + fields + "}"
+
+
+def repair_text(problem: str, schema: dict[str, Any]) -> str:
+    """What the model is told after a reply that was not a usable step."""
+    return (
+        f"That reply could not be used: {problem}. Continue the procedure with a tool, or "
+        f"call `final_answer` with a JSON object {_shape(schema)} as the output contract "
+        "says."
+    )
+
+
+def forced_text() -> str:
+    """The nudge that goes with the forced ``final_answer`` call at the step limit."""
+    return "The step limit is reached: call `final_answer` now with what you have found."
+
+
+def reask_text(schema: dict[str, Any], *, lines: bool) -> str:
+    """The last, plain-text request for the verdict."""
+    fallback = " or, failing that, a last line 'Verdict: A', 'Verdict: B' or 'Verdict: tie'"
+    if "score" in schema.get("properties", {}):
+        fallback = " or, failing that, a last line 'Score: <number>'"
+    return (
+        "Reply now with the verdict only: one JSON object with the fields "
+        f"{_shape(schema)} as the output contract says, at the end of your reply"
+        + (fallback if lines else "")
+        + "."
+    )
