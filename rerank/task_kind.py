@@ -2,9 +2,10 @@
 
 The item's own ``task.kind`` (or ``--task``) wins. Otherwise the visible resources decide
 (instruction ids mean instruction following; tests or an entry point mean code), then the
-content: a function signature or code fences mean code, instruction phrases mean
-instruction following, a numeric question answered with final answers means math. Anything
-else is ``general``: no verifier applies, and the evidence judge says so.
+content: a function signature in the prompt or in most candidates means code, instruction
+phrases mean instruction following, a question with numbers (digits or number words)
+answered with final answers means math. Anything else is ``general``: no verifier
+applies, and the evidence judge says so.
 """
 
 from __future__ import annotations
@@ -17,15 +18,19 @@ from rerank.items import Item
 __all__ = ["detect_kind"]
 
 _SIGNATURE = re.compile(r"^\s*(?:async\s+)?def\s+\w+\s*\(", re.M)
-_FENCE = re.compile(r"```(?:python|py)?\s*\n")
-_NUMBER = re.compile(r"\d")
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|half|twice|double|triple|dozen)\b",
+    re.I,
+)
 
 
 def _looks_like_code(item: Item) -> bool:
     if _SIGNATURE.search(item.prompt):
         return True
-    fenced = sum(bool(_FENCE.search(c.text) and _SIGNATURE.search(c.text)) for c in item.candidates)
-    return fenced * 2 > item.n
+    # Fenced or bare: most candidates define a function (MBPP-style prompts name none).
+    defining = sum(bool(_SIGNATURE.search(c.text)) for c in item.candidates)
+    return defining * 2 > item.n
 
 
 def _looks_like_math(item: Item) -> bool:

@@ -89,7 +89,8 @@ def _contract(skill: Skill) -> list[str]:
         "(such as `test:2`, `ifeval:<instruction>`, `reference`, `step:3`)"
         + (own if example else "")
         + ", and the id of a resource whose result you used. Cite only ids that exist: a "
-        "verdict citing an unknown id is flagged as unsupported. `reason` says in a few sentences how the "
+        "verdict citing an unknown id is flagged as unsupported. `reason` says in a few "
+        "sentences how the "
         "cited evidence decides.",
     ]
 
