@@ -104,8 +104,12 @@ class ItemResult:
 
 
 def item_seed(seed: int, item: Item) -> int:
-    """The seed of one item: fixed by the run seed and the item, not by processing order."""
-    text = f"{seed}|{item.source}|{item.id}"
+    """The seed of one item: fixed by the run seed and the item's id.
+
+    Not by processing order (so concurrency cannot change results), and not by the file's
+    path (so the same file gives the same selections wherever it lives).
+    """
+    text = f"{seed}|{item.id}"
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 

@@ -119,7 +119,7 @@ def test_column_options_select_from_other_shapes(runner, tmp_path):
         main, ["select", str(path), "--prompt-field", "q", "--candidates-field", "outs"]
     )
     assert result.exit_code == 0, result.output
-    assert _rows(result.stdout)[0]["selected"] == 0
+    assert _rows(result.stdout)[0]["selected"] in (0, 2)  # the two candidates answering 4
 
 
 def test_progress_bar_only_when_asked_or_on_a_terminal(runner, examples_file):
