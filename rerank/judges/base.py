@@ -48,6 +48,12 @@ class Cost:
     seconds: float = 0.0
 
 
+def _without_empty(record: Any, keep: tuple[str, ...]) -> dict[str, Any]:
+    """A verdict or score as a JSON-ready dict, leaving out empty fields (except ``keep``)."""
+    data = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(record).items()}
+    return {k: v for k, v in data.items() if k in keep or v not in (None, "", [])}
+
+
 @dataclass(frozen=True)
 class Verdict:
     """A pairwise judgement of candidates ``a`` (shown first) and ``b``.
@@ -68,10 +74,7 @@ class Verdict:
     flags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["evidence"] = list(self.evidence)
-        data["flags"] = list(self.flags)
-        return {k: v for k, v in data.items() if v not in (None, "", [])}
+        return _without_empty(self, keep=())
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,7 @@ class Score:
     flags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["evidence"] = list(self.evidence)
-        data["flags"] = list(self.flags)
-        return {k: v for k, v in data.items() if v not in ("", [])}
+        return _without_empty(self, keep=("value",))  # a None value says "invalid"
 
 
 @runtime_checkable
