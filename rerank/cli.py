@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from rerank import __version__
+from rerank.cli_report import report
 from rerank.cli_skills import skills
 from rerank.errors import RerankError
 from rerank.items import TASK_KINDS
@@ -348,3 +349,4 @@ def select_command(
 
 
 main.add_command(skills)
+main.add_command(report)
