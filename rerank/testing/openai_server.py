@@ -140,7 +140,7 @@ class OpenAIServer:
     # -- life cycle ---------------------------------------------------------------------
 
     def start(self) -> OpenAIServer:
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        httpd = _Server(("127.0.0.1", 0), _Handler)
         httpd.daemon_threads = True
         httpd.scripted = self  # type: ignore[attr-defined]
         self._httpd = httpd
@@ -303,6 +303,12 @@ def _words(content: Any) -> int:
     return 0
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 makes a burst of new connections (a concurrent
+    # round of matches) wait for the client to retry connecting.
+    request_queue_size = 128
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real servers and the openai client use
     server_version = "rerank-testing-openai/1"
@@ -313,6 +319,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body go out in two sends; without TCP_NODELAY the second waits for
+        # the client's delayed ACK (~40 ms per reply). Real servers (uvicorn, vLLM) set it.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.scripted._changed:
             self.scripted._connections.add(self.connection)
 
