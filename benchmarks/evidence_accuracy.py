@@ -2,77 +2,54 @@
 
     python benchmarks/evidence_accuracy.py [--data ../shared/data/candidates] [--limit N]
 
-For every JETTS file: Pass@1, Random@N (expected value), majority vote over the evidence
-signatures (answer clusters for math, behaviour clusters for code), Oracle@N, and for each
-strategy the selected accuracy and the share of the Random-to-Oracle gap it closes, with a
-bootstrap 95% interval. Labels are read here only, never by the judge (it gets public items).
+A fixed configuration of ``rerank report`` (every judged strategy, the evidence judge,
+nothing exposed), printed as one compact table per file: Pass@1, Random@N (expected
+value), majority vote over the evidence signatures (answer clusters for math, behaviour
+clusters for code), Oracle@N, and for each strategy the selected accuracy with a bootstrap
+95% interval and the share of the Random-to-Oracle gap it closes. Labels are read by the
+report only, never by the judge.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import time
 from pathlib import Path
+from typing import Any
 
-import tournaments
-from rerank.judges.evidence import EvidenceJudge
-from rerank.metrics import baselines, bootstrap_interval, gap_closed
-from rerank.readers import read_items
-from rerank.selector import StrategyConfig, select_item
+from rerank.report import ReportConfig, run_report
 
 STRATEGIES = ("sequential", "knockout", "round-robin", "pointwise")
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "candidates"
 
 
-async def evaluate(path: Path, limit: int | None) -> str:
-    judge = EvidenceJudge()
-    labels: list[list[float]] = []
-    picked: dict[str, list[float]] = {name: [] for name in ("majority", *STRATEGIES)}
-    comparisons = dict.fromkeys(STRATEGIES, 0)
-    kinds: dict[str, int] = {}
-    start = time.perf_counter()
-    evidence_seconds = 0.0
-    for count, item in enumerate(read_items(path)):
-        if limit is not None and count >= limit:
-            break
-        scores = [float(s) for s in item.labels.scores]
-        labels.append(scores)
-        t0 = time.perf_counter()
-        kind, stand = await judge.assess(item.public())
-        evidence_seconds += time.perf_counter() - t0
-        kinds[kind] = kinds.get(kind, 0) + 1
-        signatures = [s.evidence.signature if s.evidence else None for s in stand]
-        vote = await tournaments.vote(item.n, signatures.__getitem__)
-        picked["majority"].append(scores[vote.winner])
-        for name in STRATEGIES:
-            result = await select_item(item, StrategyConfig(name=name), judge)
-            picked[name].append(scores[result.selection.winner])
-            comparisons[name] += result.selection.comparisons
-    elapsed = time.perf_counter() - start
-    base = baselines(labels)
-    n = len(labels)
+def _row(label: str, result: dict[str, Any], comparisons: str) -> str:
+    lo, hi = result["ci"]
+    gap = result["gap_closed"]
+    gap_text = f"{gap:.3f}" if gap is not None else "n/a"
+    return (
+        f"| {label} | {result['accuracy']:.3f} | {lo:.3f}-{hi:.3f} | {gap_text} | {comparisons} |"
+    )
+
+
+def table(group: dict[str, Any]) -> str:
+    """One file's results as the markdown table docs/benchmarks.md shows."""
+    base = group["baselines"]
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(group["task_kinds"].items()))
     lines = [
-        f"### {path.name}",
+        f"### `{Path(group['file']).name}`",
         "",
-        f"{n} items x {len(labels[0]) if labels else 0} candidates; task kinds detected: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
-        + f"; evidence {evidence_seconds:.1f}s, total {elapsed:.1f}s",
+        f"{group['items']} items x {group['candidates']} candidates; task kinds detected: {kinds}",
         "",
         "| selector | accuracy | 95% CI | gap closed | comparisons/item |",
         "|---|---|---|---|---|",
-        f"| Pass@1 | {base.pass_at_1:.3f} | | | |",
-        f"| Random@N (expected) | {base.random_at_n:.3f} | | 0.000 | |",
+        f"| Pass@1 | {base['pass_at_1']:.3f} | | | |",
+        f"| Random@N (expected) | {base['random_at_n']:.3f} | | 0.000 | |",
+        _row("majority vote (signatures)", group["majority"], "0"),
     ]
-    for name, values in picked.items():
-        acc = sum(values) / n
-        lo, hi = bootstrap_interval(values)
-        gap = gap_closed(acc, base)
-        per_item = f"{comparisons[name] / n:.1f}" if name in comparisons else "0"
-        label = "majority vote (signatures)" if name == "majority" else f"evidence + {name}"
-        gap_text = f"{gap:.3f}" if gap is not None else "n/a"
-        lines.append(f"| {label} | {acc:.3f} | {lo:.3f}-{hi:.3f} | {gap_text} | {per_item} |")
-    lines.append(f"| Oracle@N | {base.oracle_at_n:.3f} | | 1.000 | |")
+    for selector in group["selectors"]:
+        per_item = f"{selector['costs']['comparisons']:.1f}"
+        lines.append(_row(f"evidence + {selector['strategy']}", selector, per_item))
+    lines.append(f"| Oracle@N | {base['oracle_at_n']:.3f} | | 1.000 | |")
     return "\n".join(lines) + "\n"
 
 
@@ -81,11 +58,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, default=None, help="items per file")
     args = parser.parse_args()
-    files = sorted(args.data.glob("*.jsonl*"))
-    if not files:
-        raise SystemExit(f"no candidate files in {args.data}")
-    for path in files:
-        print(asyncio.run(evaluate(path, args.limit)), flush=True)
+    config = ReportConfig(strategies=STRATEGIES, judges=("evidence",), limit=args.limit)
+    metrics = run_report([args.data], config)
+    for group in metrics["groups"]:
+        print(table(group), flush=True)
 
 
 if __name__ == "__main__":
