@@ -436,7 +436,7 @@ def test_docstring_examples(module) -> None:
 
 
 @pytest.fixture(scope="module")
-def benchmark():
+def math_bench():
     """The benchmark script as a module: the tests assert on the numbers it reports."""
     spec = importlib.util.spec_from_file_location(
         "math_evidence", ROOT / "benchmarks" / "math_evidence.py"
@@ -447,8 +447,8 @@ def benchmark():
 
 
 @pytest.fixture(scope="module")
-def gsm8k(benchmark, verifier: MathVerifier, shared_data_dir: Path):
-    return benchmark.gsm8k_candidates(shared_data_dir / benchmark.GSM8K_CANDIDATES, verifier)
+def gsm8k(math_bench, verifier: MathVerifier, shared_data_dir: Path):
+    return math_bench.gsm8k_candidates(shared_data_dir / math_bench.GSM8K_CANDIDATES, verifier)
 
 
 @pytest.fixture(scope="module")
@@ -478,18 +478,18 @@ def test_gsm8k_step_false_alarms_are_rare_and_detections_real(gsm8k) -> None:
     assert gsm8k["wrong with a failed step"] >= 0.025 * gsm8k["wrong"]  # measured 36/985
 
 
-def test_gsm8k_gold_solutions_have_almost_no_failed_step(benchmark, shared_data_dir) -> None:
+def test_gsm8k_gold_solutions_have_almost_no_failed_step(math_bench, shared_data_dir) -> None:
     """At most 4 of the 1319 GSM8K gold solutions have a failed step (measured 2, both typos)."""
-    solutions, steps, failures = benchmark.gsm8k_gold(shared_data_dir / benchmark.GSM8K_TEST)
+    solutions, steps, failures = math_bench.gsm8k_gold(shared_data_dir / math_bench.GSM8K_TEST)
     assert solutions == 1319 and steps > 4000
     assert len(failures) <= 4, failures
 
 
 def test_math500_answers_match_their_boxed_form_and_solution(
-    benchmark, verifier: MathVerifier, shared_data_dir: Path
+    math_bench, verifier: MathVerifier, shared_data_dir: Path
 ) -> None:
     r"""\boxed{answer} and the gold solution match the answer field on >= 99% of MATH500."""
-    counts, misses = benchmark.math500(shared_data_dir / benchmark.MATH500, verifier)
+    counts, misses = math_bench.math500(shared_data_dir / math_bench.MATH500, verifier)
     assert counts["problems"] == 500
     assert counts["boxed answer matches"] >= 495, misses  # measured 500
     assert counts["solution matches"] >= 495, misses  # measured 500
