@@ -2,9 +2,12 @@
 
 Writes ``--items`` items (simple format: a prompt, 4 short candidates, their scores) to a
 temporary file and runs ``rerank select --judge simulated:0.8 --strategy knockout`` on it in
-a subprocess. Every 0.2 s it reads the child's VmRSS from ``/proc/PID/status`` and the
-output file's line count (the progress), then prints RSS at 10%, 50% and 90% of the items,
-the maximum, whether RSS stayed flat (90% within 10% of the 10% reading) and items/s.
+a subprocess, with this interpreter (``python -c 'from rerank.cli import main; main()'``:
+a ``rerank`` found on PATH may belong to another environment and another checkout). Every
+0.2 s it reads the child's VmRSS from ``/proc/PID/status`` and the output file's line count
+(the progress), then prints RSS at the first sample with a row written, at 10%, 50% and
+90% of the items, at the last sample, the maximum, the growth per item between 10% and 90%,
+whether RSS stayed flat (90% within 10% of the 10% reading) and items/s.
 
     python benchmarks/memory.py [--items 100000] [--candidates 4] [--interval 0.2]
 """
@@ -15,7 +18,6 @@ import argparse
 import json
 import platform
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,12 +63,14 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=4)
     parser.add_argument("--interval", type=float, default=0.2)
     args = parser.parse_args()
-    rerank = shutil.which("rerank") or str(Path(sys.executable).with_name("rerank"))
+    rerank = [sys.executable, "-c", "from rerank.cli import main; main()"]
+    where = subprocess.run([sys.executable, "-c", "import rerank; print(rerank.__file__)"],
+                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
 
     with tempfile.TemporaryDirectory(prefix="rerank-memory-") as tmp:
         source, out = Path(tmp) / "items.jsonl", Path(tmp) / "selected.jsonl"
         write_items(source, args.items, args.candidates)
-        command = [rerank, "select", str(source), "--judge", "simulated:0.8",
+        command = [*rerank, "select", str(source), "--judge", "simulated:0.8",
                    "--strategy", "knockout", "--out", str(out), "--no-progress"]  # fmt: skip
         samples: list[tuple[int, float]] = []  # (rows written, RSS MiB)
         started = time.perf_counter()
@@ -88,13 +92,16 @@ def main() -> None:
 
     print(f"Python {platform.python_version()}, {args.items} items x {args.candidates} "
           f"candidates, {len(samples)} samples every {args.interval} s")  # fmt: skip
-    print("\n| progress | 10% | 50% | 90% | max | flat | items/s |")
-    print("|---|---:|---:|---:|---:|---|---:|")
+    print(f"rerank imported from {where}")
+    print("\n| progress | first row | 10% | 50% | 90% | last | max | growth/item | flat "
+          "| items/s |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     low, high = at(0.1), at(0.9)
     flat = high <= low * (1 + FLAT)
-    print(f"| RSS (MiB) | {low:.1f} | {at(0.5):.1f} | {high:.1f} "
-          f"| {max(r for _, r in samples):.1f} | {'yes' if flat else 'NO'} "
-          f"| {done / seconds:.0f} |")  # fmt: skip
+    per_item = (high - low) * 2**20 / (0.8 * args.items)
+    print(f"| RSS (MiB) | {at(1 / args.items):.1f} | {low:.1f} | {at(0.5):.1f} | {high:.1f} "
+          f"| {samples[-1][1]:.1f} | {max(r for _, r in samples):.1f} | {per_item:.1f} B "
+          f"| {'yes' if flat else 'NO'} | {done / seconds:.0f} |")  # fmt: skip
     print(f"\n{done} rows in {seconds:.1f} s (wall, including start-up); rerank said: "
           f"{stderr.strip().splitlines()[-1] if stderr.strip() else ''}")  # fmt: skip
 
