@@ -24,6 +24,8 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
+from rerank.verifiers import pyast
+
 __all__ = [
     "Program",
     "defines",
@@ -73,7 +75,7 @@ def parses(code: str) -> bool:
 
 def _parse(code: str) -> ast.Module | None:
     try:
-        return ast.parse(code)
+        return pyast.parse(code)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
 
@@ -277,7 +279,7 @@ def prompt_context(prompt: str, entry_point: str | None, code: str) -> tuple[str
         return "", []
     have = _top_level_names(candidate)
     lines = ast.unparse(tree).split("\n")  # normalised, so line numbers are re-derived
-    tree = ast.parse("\n".join(lines))
+    tree = pyast.parse("\n".join(lines))
     parts: list[str] = []
     supplied: list[str] = []
     for node in tree.body:

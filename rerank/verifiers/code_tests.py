@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from rerank.verifiers import pyast
 from rerank.verifiers.code_extract import is_stub, prompt_code
 
 __all__ = [
@@ -86,7 +87,7 @@ def entry_point_of(prompt: str, resources: dict[str, Any] | None = None) -> str 
         if stubs or functions:
             return (stubs or functions)[-1].name
     for source in _assert_sources(prompt):
-        for node in ast.walk(ast.parse(source)):
+        for node in ast.walk(pyast.parse(source)):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Name)
@@ -218,7 +219,7 @@ def _example_lines(prompt: str, entry_point: str) -> list[tuple[str, str]]:
         if call_end is None:
             continue
         call, rest = line[:call_end], line[call_end:].strip()
-        node = ast.parse(call, mode="eval").body
+        node = pyast.parse(call, mode="eval").body
         if not all(_is_literal(ast.unparse(a)) for a in node.args):
             continue  # "is_happy(a) => False": prose, not a call anyone could run
         for arrow in _ARROWS:
@@ -278,7 +279,7 @@ def call_key(test: VisibleTest) -> str | None:
 
 def _parse(source: str, mode: str = "exec") -> Any:
     try:
-        return ast.parse(source, mode=mode)
+        return pyast.parse(source, mode=mode)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
 

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from rerank.verifiers import pyast
+
 __all__ = ["MAX_BITS", "MAX_EXPONENT", "Interval", "Unreadable", "evaluate", "format_number"]
 
 #: The largest exponent a step may raise to (compound interest over decades fits).
@@ -66,7 +68,7 @@ def evaluate(expression: tuple[str, Sequence[Interval]]) -> Interval:
     """
     source, values = expression
     try:
-        tree = ast.parse(source, mode="eval")
+        tree = pyast.parse(source, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise Unreadable("not an arithmetic expression") from None
     try:
