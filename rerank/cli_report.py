@@ -1,14 +1,23 @@
-"""``rerank report``: parses options, runs :func:`rerank.report.arun_report`, prints where."""
+"""``rerank report``: parses options, runs :func:`rerank.report.arun_report` (or, with
+``--selections``, :func:`rerank.report_selections.arun_selection_report`), prints where.
+
+The strategy and LLM judge options are ``rerank select``'s own, imported from
+:mod:`rerank.cli` when first needed: that module imports this one to attach the command,
+so importing it at the top would be circular.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from rerank.errors import RerankError
+from rerank.judges import Judge, parse_spec
 from rerank.report import (
     DEFAULT_REPORT_JUDGES,
     DEFAULT_REPORT_STRATEGIES,
@@ -16,17 +25,76 @@ from rerank.report import (
     Source,
     arun_report,
 )
+from rerank.report_selections import arun_selection_report
 from rerank.selector import STRATEGIES
 
 __all__ = ["report"]
 
+#: Options that say what to run: the rows of ``--selections`` already say what ran.
+_STRATEGY_OPTIONS = ("both_orders", "aggregate")
+_RUN_OPTIONS = ("strategies", "judges", "limit", "checkpoints", "expose", *_STRATEGY_OPTIONS)
+
 
 def _checkpoints(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
-    # The same parsing as ``select --checkpoints``; imported when called, since rerank.cli
-    # imports this module to attach the command.
+    # The same parsing as ``select --checkpoints``.
     from rerank.cli import _checkpoints as parse_checkpoints
 
     return parse_checkpoints(ctx, param, value)
+
+
+class _ReportCommand(click.Command):
+    """A command that takes ``select``'s strategy-shaping and LLM judge options (the same
+    option objects) when its parameters are first asked for (parsing, help), once
+    :mod:`rerank.cli` can be imported."""
+
+    llm_options: tuple[str, ...] = ()
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        if not self.llm_options:
+            from rerank.cli import _llm_options, select_command
+
+            before = len(self.params)
+            _llm_options(self)
+            # Options applied to a command append in reverse: restore select's order.
+            self.params[before:] = reversed(self.params[before:])
+            self.llm_options = tuple(p.name for p in self.params[before:])
+            shaping = [p for p in select_command.params if p.name in _STRATEGY_OPTIONS]
+            at = next(i for i, p in enumerate(self.params) if p.name == "concurrency")
+            self.params[at:at] = shaping
+        return super().get_params(ctx)
+
+
+def _report_judges(
+    judges: tuple[str, ...], strategies: tuple[str, ...], concurrency: int, llm: dict[str, Any]
+) -> list[Judge | str]:
+    """The judges to compare: each model judge spec (``llm``, ``local``, ...) built with the
+    LLM options exactly as ``select`` builds it; ``--base-url`` alone means ``--judge llm``."""
+    from rerank import cli
+
+    # The judges that take the LLM options: llm, and local models where rerank.cli has them.
+    model_judges = getattr(cli, "_MODEL_JUDGES", ("llm",))
+    specs = judges or (("llm",) if llm["base_url"] else DEFAULT_REPORT_JUDGES)
+    # _llm_judge refuses vote, which needs no judge; the report runs vote once, judge-less.
+    strategy = next((s for s in strategies if s != "vote"), "vote")
+    if not any(parse_spec(spec)[0] in model_judges for spec in specs):
+        cli._llm_judge(specs[0], strategy, concurrency, llm)  # LLM options here: a usage error
+        return list(specs)
+    return [
+        cli._llm_judge(spec, strategy, concurrency, llm)
+        if parse_spec(spec)[0] in model_judges
+        else spec
+        for spec in specs
+    ]
+
+
+def _given(ctx: click.Context, names: tuple[str, ...]) -> list[str]:
+    """The flags among ``names`` given on the command line."""
+    return [
+        param.opts[0]
+        for param in ctx.command.get_params(ctx)
+        if param.name in names
+        and ctx.get_parameter_source(param.name) not in (None, ParameterSource.DEFAULT)
+    ]
 
 
 class _Progress:
@@ -51,8 +119,21 @@ class _Progress:
             self.bar = None
 
 
-@click.command("report")
-@click.argument("inputs", nargs=-1, required=True)
+@click.command("report", cls=_ReportCommand)
+@click.argument("inputs", nargs=-1)
+@click.option(
+    "--selections",
+    multiple=True,
+    metavar="FILE",
+    help="Score this `rerank select` output instead of running strategies (repeatable: "
+    "one column per strategy, options, judge and seed); needs --labels.",
+)
+@click.option(
+    "--labels",
+    multiple=True,
+    metavar="FILE",
+    help="With --selections: the candidate file(s) the selections were made on, for labels.",
+)
 @click.option(
     "--strategy",
     "-s",
@@ -109,6 +190,8 @@ class _Progress:
 )
 def report(
     inputs: tuple[str, ...],
+    selections: tuple[str, ...],
+    labels: tuple[str, ...],
     strategies: tuple[str, ...],
     judges: tuple[str, ...],
     out: str,
@@ -117,15 +200,35 @@ def report(
     bootstrap: int,
     checkpoints: tuple[int, ...],
     expose: tuple[str, ...],
+    both_orders: bool,
+    aggregate: str,
     concurrency: int,
     progress: bool | None,
+    **llm: Any,
 ) -> None:
     """Score strategies and judges on labelled candidates: INPUTS are JETTS files or
-    folders of {dataset}_{generator}.jsonl[.gz] files.
+    folders of {dataset}_{generator}.jsonl[.gz] files. Or score selections already made:
+    --selections OUT.jsonl (from `rerank select`) --labels the candidate file(s).
 
     Writes metrics.json, summary.md, accuracy_vs_k.png and rows.jsonl into --out.
     Labels are read only by this report (and by a simulated judge, which says so).
+    With --judge llm (or just --base-url) an LLM judges, as in `rerank select`.
     """
+    ctx = click.get_current_context()
+    if selections:
+        given = _given(ctx, _RUN_OPTIONS + ctx.command.llm_options)
+        if given:
+            raise click.UsageError(
+                f"{given[0]} says what to run; with --selections the rows say what ran"
+            )
+        if inputs or not labels:
+            raise click.UsageError(
+                "with --selections, give the candidate files as --labels, not as INPUTS"
+            )
+    elif labels:
+        raise click.UsageError("--labels goes with --selections")
+    elif not inputs:
+        raise click.UsageError("give candidate files (INPUTS), or --selections and --labels")
     if progress is None:
         progress = sys.stderr.isatty()
     bar = _Progress() if progress else None
@@ -139,8 +242,15 @@ def report(
             checkpoints=checkpoints,
             expose=expose,
             concurrency=concurrency,
+            both_orders=both_orders,
+            aggregate=aggregate,
         )
-        asyncio.run(arun_report(inputs, config, out=out, progress=bar))
+        if selections:
+            run = arun_selection_report(selections, labels, config, out=out, progress=bar)
+        else:
+            chosen = _report_judges(judges, config.strategies, concurrency, llm)
+            run = arun_report(inputs, config, out=out, progress=bar, judges=chosen)
+        asyncio.run(run)
     except RerankError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

@@ -13,6 +13,9 @@ Python users call :func:`run_report` (or :func:`arun_report` inside an event loo
     from rerank.report import ReportConfig, run_report
     report = run_report(["../shared/data/candidates"], ReportConfig(), out="report/")
     report["groups"][0]["selectors"][0]["accuracy"]
+
+To score selections already made by ``rerank select`` instead of running strategies, see
+:mod:`rerank.report_selections`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +43,11 @@ __all__ = [
     "ReportConfig",
     "Source",
     "arun_report",
+    "baseline_record",
     "find_sources",
+    "finish_report",
+    "gather_records",
+    "label_use",
     "run_report",
 ]
 
@@ -61,17 +68,25 @@ class ReportConfig:
     checkpoints: tuple[int, ...] = (1, 2, 4, 8)
     expose: tuple[str, ...] = ()
     concurrency: int = 8
+    both_orders: bool = False
+    aggregate: str = "win_rate"
 
     def __post_init__(self) -> None:
         if not self.strategies:
             raise ConfigError("no strategy to report on: give at least one --strategy")
         for name in self.strategies:
-            StrategyConfig(name=name)  # raises ConfigError naming the valid strategies
+            self.strategy(name)  # raises ConfigError naming the valid strategies (aggregates)
         if self.bootstrap < 1:
             raise ConfigError(f"--bootstrap must be at least 1, got {self.bootstrap}")
 
     def strategy(self, name: str) -> StrategyConfig:
-        return StrategyConfig(name=name, seed=self.seed, checkpoints=self.checkpoints)
+        return StrategyConfig(
+            name=name,
+            seed=self.seed,
+            both_orders=self.both_orders,
+            aggregate=self.aggregate,
+            checkpoints=self.checkpoints,
+        )
 
 
 @dataclass(frozen=True)
@@ -131,14 +146,36 @@ def _labels(item: Item) -> list[float]:
     return [float(s) for s in scores]
 
 
+async def baseline_record(
+    item: Item, evidence: EvidenceJudge, seed: int, judges: Iterable[Judge] = ()
+) -> ItemRecord:
+    """An item's labels and evidence-signature majority vote, with no selector rows yet.
+
+    The evidence (of ``evidence`` and of every other judge in ``judges`` that assesses
+    candidates) is computed here, once per item, and timed apart from the selectors.
+    """
+    labels = _labels(item)
+    start = time.perf_counter()
+    kind, stand = await evidence.assess(item.public())
+    for judge in judges:
+        assess = getattr(judge, "assess", None)
+        if assess is not None and judge is not evidence:
+            await assess(item.public())
+    seconds = time.perf_counter() - start
+    signatures = [s.evidence.signature if s.evidence else None for s in stand]
+    vote = await tournaments.vote(item.n, signatures.__getitem__, seed=item_seed(seed, item))
+    return ItemRecord(item.id, labels, kind, vote.winner, seconds)
+
+
 class _Runner:
     """Runs every selector on every item, with one judge instance per spec for the run."""
 
-    def __init__(self, config: ReportConfig) -> None:
+    def __init__(self, config: ReportConfig, judges: Sequence[Judge | str] | None) -> None:
         self.config = config
         self.judges: dict[str, Judge] = {}
-        for spec in config.judges:
-            judge = create_judge(spec)  # ConfigError naming the known judges
+        for given in config.judges if judges is None else judges:
+            # ConfigError naming the known judges
+            judge = create_judge(given) if isinstance(given, str) else given
             self.judges[judge.spec] = judge
         # Majority vote reads evidence signatures: share the evidence judge when it is one
         # of the judges compared, so evidence is computed once per item.
@@ -153,19 +190,7 @@ class _Runner:
                     self.selectors.append((strategy, chosen))
 
     async def item(self, item: Item) -> ItemRecord:
-        labels = _labels(item)
-        start = time.perf_counter()
-        kind, stand = await self.evidence.assess(item.public())
-        for judge in self.judges.values():
-            assess = getattr(judge, "assess", None)
-            if assess is not None and judge is not self.evidence:
-                await assess(item.public())
-        seconds = time.perf_counter() - start
-        signatures = [s.evidence.signature if s.evidence else None for s in stand]
-        vote = await tournaments.vote(
-            item.n, signatures.__getitem__, seed=item_seed(self.config.seed, item)
-        )
-        record = ItemRecord(item.id, labels, kind, vote.winner, seconds)
+        record = await baseline_record(item, self.evidence, self.config.seed, self.judges.values())
         for strategy, judge in self.selectors:
             result = await select_item(item, strategy, judge)
             record.rows[(strategy.name, judge.spec if judge else None)] = result_row(result)
@@ -179,6 +204,30 @@ class _Runner:
 ProgressCallback = Callable[[Source, int, int], None]
 
 
+async def gather_records(
+    items: Sequence[Item],
+    record: Callable[[Item], Awaitable[ItemRecord]],
+    source: Source,
+    *,
+    concurrency: int,
+    progress: ProgressCallback | None = None,
+) -> list[ItemRecord]:
+    """``record`` of every item, at most ``concurrency`` at once, in item order."""
+    gate = asyncio.Semaphore(concurrency)
+    done = 0
+
+    async def one(item: Item) -> ItemRecord:
+        nonlocal done
+        async with gate:
+            result = await record(item)
+        done += 1
+        if progress is not None:
+            progress(source, done, len(items))
+        return result
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
+
 async def _source_records(
     runner: _Runner, source: Source, progress: ProgressCallback | None
 ) -> list[ItemRecord]:
@@ -189,19 +238,44 @@ async def _source_records(
         items.append(item)
     if not items:
         raise InputError("no items to report on", file=str(source.path))
-    gate = asyncio.Semaphore(runner.config.concurrency)
-    done = 0
+    return await gather_records(
+        items, runner.item, source, concurrency=runner.config.concurrency, progress=progress
+    )
 
-    async def one(item: Item) -> ItemRecord:
-        nonlocal done
-        async with gate:
-            record = await runner.item(item)
-        done += 1
-        if progress is not None:
-            progress(source, done, len(items))
-        return record
 
-    return list(await asyncio.gather(*(one(item) for item in items)))
+Group = tuple[Source, Sequence[ItemRecord], dict[str, Any]]
+
+
+def label_use(
+    readers: Iterable[str], blind: Iterable[str], exposed: Iterable[str], groups: Sequence[Group]
+) -> dict[str, Any]:
+    """Who read labels and what the judges could see: the hidden fields granted, and the
+    task resources the output rows say were visible."""
+    visible = {
+        name
+        for _, records, _ in groups
+        for record in records
+        for row in record.rows.values()
+        for name in row["visible_resources"]
+    }
+    return {
+        "judges_reading_labels": sorted(readers),
+        "judges_blind_to_labels": sorted(blind),
+        "exposed_resources": list(exposed),
+        "visible_resources": sorted(visible),
+    }
+
+
+def finish_report(
+    report: dict[str, Any], groups: Sequence[Group], out: str | Path | None
+) -> dict[str, Any]:
+    """Add the groups' metrics to ``report`` and, given ``out``, write the files there."""
+    report["groups"] = [metrics for _, _, metrics in groups]
+    if out is not None:
+        from rerank.report_render import write_outputs
+
+        write_outputs(Path(out), report, [(s, r) for s, r, _ in groups])
+    return report
 
 
 async def arun_report(
@@ -210,36 +284,37 @@ async def arun_report(
     *,
     out: str | Path | None = None,
     progress: ProgressCallback | None = None,
+    judges: Sequence[Judge | str] | None = None,
 ) -> dict[str, Any]:
     """Run the report; returns what ``metrics.json`` holds and, given ``out``, writes
-    ``metrics.json``, ``summary.md``, ``accuracy_vs_k.png`` and ``rows.jsonl`` there."""
+    ``metrics.json``, ``summary.md``, ``accuracy_vs_k.png`` and ``rows.jsonl`` there.
+
+    ``judges`` (default ``config.judges``) may hold judges built by the caller, such as an
+    LLM judge with its endpoints; the report closes them when it ends.
+    """
     from rerank.report_metrics import group_metrics
 
-    sources = find_sources(inputs)
-    runner = _Runner(config)
-    groups = []
+    runner = _Runner(config, judges)
+    groups: list[Group] = []
     try:
+        sources = find_sources(inputs)
         for source in sources:
             records = await _source_records(runner, source, progress)
             selectors = [(s.name, j.spec if j else None) for s, j in runner.selectors]
             groups.append((source, records, group_metrics(source, records, selectors, config)))
     finally:
         await runner.aclose()
-    readers = sorted(spec for spec, j in runner.judges.items() if j.reads_labels)
+    readers = [spec for spec, j in runner.judges.items() if j.reads_labels]
+    blind = [spec for spec in runner.judges if spec not in readers]
     report = {
-        "config": {**asdict(config), "inputs": [str(s.path) for s in sources]},
-        "label_use": {
-            "judges_reading_labels": readers,
-            "judges_blind_to_labels": sorted(set(runner.judges) - set(readers)),
-            "exposed_resources": list(config.expose),
+        "config": {
+            **asdict(config),
+            "judges": list(runner.judges),
+            "inputs": [str(s.path) for s in sources],
         },
-        "groups": [metrics for _, _, metrics in groups],
+        "label_use": label_use(readers, blind, config.expose, groups),
     }
-    if out is not None:
-        from rerank.report_render import write_outputs
-
-        write_outputs(Path(out), report, [(s, r) for s, r, _ in groups])
-    return report
+    return finish_report(report, groups, out)
 
 
 def run_report(

@@ -33,9 +33,23 @@ from rerank.metrics import (
 if TYPE_CHECKING:
     from rerank.report import ItemRecord, ReportConfig, Source
 
-__all__ = ["group_metrics", "selector_name"]
+__all__ = ["ROW_COUNTS", "group_metrics", "selector_name"]
 
 Selector = tuple[str, str | None]
+#: The per-item counts of an output row that costs and rates add up (besides ``elapsed``).
+ROW_COUNTS = (
+    "comparisons",
+    "judge_calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "ties",
+    "invalid",
+    "short_circuits",
+    "decisive_verdicts",
+    "first_shown_wins",
+    "both_orders_matches",
+    "swap_disagreements",
+)
 
 
 def selector_name(selector: Selector) -> str:
@@ -77,9 +91,13 @@ class _Scorer:
 
 
 def _at_k(records: Sequence[ItemRecord], selector: Selector, ks: Sequence[int]) -> dict:
-    """Accuracy of the incumbent after k candidates (the winner once k reaches n)."""
+    """Accuracy of the incumbent after k candidates (the winner once k reaches n); only
+    the k every row recorded (selection files may have been made with other checkpoints)."""
+    rows = [r.rows[selector] for r in records]
     result = {}
     for k in ks:
+        if any(k < row["n"] and str(k) not in row["checkpoints"] for row in rows):
+            continue
         picked = []
         for r in records:
             row = r.rows[selector]
@@ -92,19 +110,7 @@ def _at_k(records: Sequence[ItemRecord], selector: Selector, ks: Sequence[int]) 
 def _costs_and_rates(rows: Sequence[dict[str, Any]]) -> tuple[dict, dict]:
     total = Counter()
     for row in rows:
-        for key in (
-            "comparisons",
-            "judge_calls",
-            "prompt_tokens",
-            "completion_tokens",
-            "ties",
-            "invalid",
-            "short_circuits",
-            "decisive_verdicts",
-            "first_shown_wins",
-            "both_orders_matches",
-            "swap_disagreements",
-        ):
+        for key in ROW_COUNTS:
             total[key] += row[key]
         total["seconds"] += row["elapsed"]
     n = len(rows)
@@ -143,7 +149,9 @@ def group_metrics(
         entry: dict[str, Any] = {
             "strategy": strategy,
             "judge": judge,
+            "strategy_options": rows[0]["strategy_options"] if rows else {},
             "labels_used": bool(rows and rows[0]["labels_used"]),
+            "exposed": sorted({name for row in rows for name in row["exposed"]}),
             **scorer.accuracy(picked[selector]),
         }
         if rows and "checkpoints" in rows[0]:

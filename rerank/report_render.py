@@ -35,6 +35,7 @@ def _label_statement(report: dict[str, Any]) -> list[str]:
     readers = ", ".join(use["judges_reading_labels"]) or "none"
     blind = ", ".join(use["judges_blind_to_labels"]) or "none"
     exposed = ", ".join(use["exposed_resources"]) or "none"
+    visible = ", ".join(use["visible_resources"]) or "none"
     return [
         "## Labels and resources",
         "",
@@ -42,16 +43,27 @@ def _label_statement(report: dict[str, Any]) -> list[str]:
         f"- Judges that read labels (simulated, not a real judge): {readers}.",
         f"- Judges that saw no labels: {blind}; the majority vote used evidence signatures only.",
         f"- Hidden fields exposed to judges (--expose): {exposed}.",
+        f"- Task resources visible to judges (besides prompt and candidates): {visible}.",
         "",
     ]
 
 
 def _overview(report: dict[str, Any]) -> list[str]:
-    names = [selector_name((s["strategy"], s["judge"])) for s in report["groups"][0]["selectors"]]
+    # Groups may differ in selectors (selection files per dataset): one column for each.
+    names = list(
+        dict.fromkeys(
+            selector_name((s["strategy"], s["judge"]))
+            for g in report["groups"]
+            for s in g["selectors"]
+        )
+    )
     header = ["dataset", "generator", "items", "N", "Pass@1", "Random@N", "majority", *names]
     rows = []
     for g in report["groups"]:
         b = g["baselines"]
+        accuracy = {
+            selector_name((s["strategy"], s["judge"])): s["accuracy"] for s in g["selectors"]
+        }
         rows.append(
             [
                 g["dataset"],
@@ -61,7 +73,7 @@ def _overview(report: dict[str, Any]) -> list[str]:
                 _num(b["pass_at_1"]),
                 _num(b["random_at_n"]),
                 _num(g["majority"]["accuracy"]),
-                *(_num(s["accuracy"]) for s in g["selectors"]),
+                *(_num(accuracy[name]) if name in accuracy else "-" for name in names),
             ]
         )
         rows[-1].append(_num(b["oracle_at_n"]))
@@ -128,6 +140,15 @@ def summary_markdown(report: dict[str, Any]) -> str:
         f"limit {config['limit'] or 'none'}. Gap closed = (accuracy - Random@N) / "
         "(Oracle@N - Random@N).",
         "",
+    ]
+    if "selections" in config:
+        lines += [
+            f"Selections read from `rerank select` output: {', '.join(config['selections'])}; "
+            f"labels from: {', '.join(config['inputs'])}. Strategy options of each selector "
+            "are in metrics.json (`strategy_options`).",
+            "",
+        ]
+    lines += [
         *_label_statement(report),
         *_overview(report),
     ]

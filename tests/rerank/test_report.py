@@ -147,6 +147,7 @@ def test_evidence_judge_by_hand_and_computed_once(
         "judges_reading_labels": [],
         "judges_blind_to_labels": ["evidence"],
         "exposed_resources": [],
+        "visible_resources": [],
     }
 
 
