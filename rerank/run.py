@@ -79,6 +79,7 @@ class RunSummary:
     both_orders_matches: int = 0
     swap_disagreements: int = 0
     short_circuits: int = 0
+    deduplicated: int = 0
     flagged_verdicts: int = 0
     elapsed: float = 0.0
     judge_spec: str | None = None
@@ -96,6 +97,7 @@ class RunSummary:
         "both_orders_matches",
         "swap_disagreements",
         "short_circuits",
+        "deduplicated",
         "flagged_verdicts",
     )
 
@@ -132,7 +134,7 @@ class RunSummary:
             cost += (
                 f"{tokens} tokens ({self.prompt_tokens} prompt + {self.completion_tokens} "
                 f"completion), {self.short_circuits} short-circuited by evidence, "
-                f"{self.flagged_verdicts} flagged, "
+                f"{self.flagged_verdicts} flagged, {self.deduplicated} deduplicated, "
             )
         parts.append(
             f"{cost}{self.ties} ties, {self.invalid_verdicts} invalid (verdicts, or candidates "
