@@ -21,6 +21,7 @@ from rerank.selector import (
     AGGREGATES,
     DEFAULT_JUDGE,
     DEFAULT_STRATEGY,
+    LOCAL_DEFAULT_JUDGE,
     STRATEGIES,
     StrategyConfig,
 )
@@ -109,6 +110,11 @@ def _llm_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+#: Judges that take the LLM options; all but ``llm`` run their model in this process.
+_MODEL_JUDGES = ("llm", "local", "evidence+local")
+_ENDPOINT_OPTIONS = ("base_url", "api_key", "timeout", "judge_concurrency")
+
+
 def _llm_judge(
     judge: str | None, strategy: str, concurrency: int, llm: dict[str, Any]
 ) -> Judge | str | None:
@@ -122,11 +128,16 @@ def _llm_judge(
     if judge is None and llm["base_url"]:
         judge = "llm"
     name, args, kwargs = parse_spec(judge) if judge else ("", [], {})
-    if name != "llm":
+    if name not in _MODEL_JUDGES:
         if given:
             flag = "--" + given[0].replace("_", "-")
             raise click.UsageError(f"{flag} is an option of the LLM judge: add --judge llm")
         return judge
+    if name != "llm":  # a model run in this process: no endpoint to reach
+        remote = [k for k in _ENDPOINT_OPTIONS if k in given]
+        if remote:
+            flag = "--" + remote[0].replace("_", "-")
+            raise click.UsageError(f"{flag} is for --judge llm: --judge {name} runs its own server")
     if strategy == "vote":
         raise click.UsageError("--strategy vote uses no judge; choose a pairwise or pointwise one")
     if llm["cache"] and llm["no_cache"]:
@@ -146,12 +157,15 @@ def _llm_judge(
             raise click.UsageError(f"{key} is given in --judge {judge!r} and as an option")
         kwargs[key] = str(value)
     parts = [*args, *(f"{k}={v}" for k, v in kwargs.items())]
-    spec = "llm" + (":" + ",".join(parts) if parts else "")
-    options = {
-        "skills_dirs": llm["skills_dir"],
-        "cache": False if llm["no_cache"] else llm["cache"],
-        "concurrency": llm["judge_concurrency"] or concurrency,
-    }
+    spec = name + (":" + ",".join(parts) if parts else "")
+    options: dict[str, Any] = {"skills_dirs": llm["skills_dir"]}
+    if llm["cache"] or llm["no_cache"]:
+        if "cache" in kwargs:
+            flag = "--no-cache" if llm["no_cache"] else "--cache"
+            raise click.UsageError(f"cache is given in --judge {judge!r} and as {flag}")
+        options["cache"] = False if llm["no_cache"] else llm["cache"]
+    if name == "llm":
+        options["concurrency"] = llm["judge_concurrency"] or concurrency
     if llm["base_url"]:
         options["base_url"] = list(llm["base_url"])
     if llm["api_key"] is not None:
@@ -193,8 +207,9 @@ def main() -> None:
     default=None,
     metavar="SPEC",
     help=f"Judge for pairwise and pointwise strategies, NAME[:ARGS] "
-    f"(default {DEFAULT_JUDGE}; llm: an LLM behind --base-url; simulated:ACCURACY reads "
-    "the labels).",
+    f"(default {DEFAULT_JUDGE}, or {LOCAL_DEFAULT_JUDGE} when the local model is installed; "
+    "llm: an LLM behind --base-url; local: a model run in this process; simulated:ACCURACY "
+    "reads the labels).",
 )
 @click.option(
     "--out",

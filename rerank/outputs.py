@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import IO, Any
 
 from rerank.errors import ConfigError
+from rerank.judges.llm_dedup import DEDUP_SUFFIX
 from rerank.selector import ItemResult
 from tournaments import Match, outcome_of
 
@@ -66,6 +68,7 @@ def verdict_counts(result: ItemResult) -> dict[str, int]:
     - ``both_orders_matches`` / ``swap_disagreements``: matches asked in both display
       orders, and those whose two verdicts named different candidates;
     - ``short_circuits``: verdicts the evidence decided inside another judge (no model call);
+    - ``deduplicated``: verdicts reached by cluster deduplication (no model call);
     - ``flagged_verdicts``: verdicts and scores with flags (such as citing unknown evidence).
     """
     matches = result.selection.matches
@@ -86,6 +89,9 @@ def verdict_counts(result: ItemResult) -> dict[str, int]:
         "swap_disagreements": disagreements,
         "short_circuits": sum(
             delegated and getattr(v, "judge", None) == SHORT_CIRCUIT_JUDGE for v in verdicts
+        ),
+        "deduplicated": sum(
+            str(getattr(v, "judge", "") or "").endswith(DEDUP_SUFFIX) for v in verdicts
         ),
         "flagged_verdicts": sum(bool(getattr(v, "flags", ())) for v in judged),
     }
@@ -120,6 +126,9 @@ def result_row(result: ItemResult) -> dict[str, Any]:
         "seed": result.config.seed,
         "elapsed": round(result.elapsed, 6),
     }
+    decided = Counter(getattr(v, "judge", "") or "unnamed" for m in sel.matches for v in m.verdicts)
+    if decided:  # which judge reached the verdicts (evidence, local:math:own-answer, ...)
+        row["decided_by"] = dict(sorted(decided.items()))
     if sel.checkpoints is not None:
         row["checkpoints"] = {str(k): v for k, v in sel.checkpoints.items()}
     if result.explanation and "task_kind" in result.explanation:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,12 +31,14 @@ from tournaments import Selection
 __all__ = [
     "AGGREGATES",
     "DEFAULT_JUDGE",
+    "LOCAL_DEFAULT_JUDGE",
     "DEFAULT_STRATEGY",
     "STRATEGIES",
     "ItemResult",
     "StrategyConfig",
     "aselect",
     "item_seed",
+    "default_judge_spec",
     "resolve_judge",
     "select",
     "select_item",
@@ -44,8 +47,12 @@ __all__ = [
 STRATEGIES: tuple[str, ...] = tuple(tournaments.STRATEGIES)
 AGGREGATES: tuple[str, ...] = ("win_rate", "copeland", "bradley_terry")
 #: The judge pairwise and pointwise strategies use when none is named: verifier evidence,
-#: no LLM, no labels.
+#: no LLM, no labels; with the local model installed, LOCAL_DEFAULT_JUDGE instead
+#: (:func:`default_judge_spec`).
 DEFAULT_JUDGE = "evidence"
+LOCAL_DEFAULT_JUDGE = "evidence+local"
+#: Set to 0 to keep the default judge evidence-only where the local model is installed.
+AUTO_LOCAL_ENV = "RERANK_AUTO_LOCAL"
 DEFAULT_STRATEGY = "knockout"
 VOTE_KEY = "final-answer"
 
@@ -113,12 +120,23 @@ def item_seed(seed: int, item: Item) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
+def default_judge_spec() -> str:
+    """The judge used when none is named: evidence, then the local model where the evidence
+    ties (``evidence+local``) when that model can run here (``pip install 'rerank[local]'``
+    and ``$RERANK_AUTO_LOCAL`` is not 0), else evidence alone (ties stay explicit ties)."""
+    if os.environ.get(AUTO_LOCAL_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        return DEFAULT_JUDGE
+    from rerank.local.models import DEFAULT_MODEL, available
+
+    return LOCAL_DEFAULT_JUDGE if available(DEFAULT_MODEL) else DEFAULT_JUDGE
+
+
 def resolve_judge(judge: Judge | str | None, config: StrategyConfig) -> Judge | None:
     """The judge a strategy needs: ``None`` for vote, the default when none is named."""
     if config.name == "vote":
         return None
     if judge is None:
-        judge = DEFAULT_JUDGE
+        judge = default_judge_spec()
     return create_judge(judge) if isinstance(judge, str) else judge
 
 

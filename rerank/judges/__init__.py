@@ -24,7 +24,9 @@ __all__ = [
     "Cost",
     "EvidenceJudge",
     "Judge",
+    "EvidenceThenLocal",
     "LLMJudge",
+    "LocalJudge",
     "Score",
     "SimulatedJudge",
     "Verdict",
@@ -43,7 +45,23 @@ def _llm_judge(*args: Any, **kwargs: Any) -> Judge:
     return LLMJudge(*args, **kwargs)
 
 
+def _local_judge(*args: Any, **kwargs: Any) -> Judge:
+    """``--judge local``, imported on first use like ``llm``."""
+    from rerank.judges.local import LocalJudge
+
+    return LocalJudge(*args, **kwargs)
+
+
+def _evidence_then_local(*args: Any, **kwargs: Any) -> Judge:
+    """``--judge evidence+local``, imported on first use like ``llm``."""
+    from rerank.judges.local import EvidenceThenLocal
+
+    return EvidenceThenLocal(*args, **kwargs)
+
+
 JUDGES.setdefault("llm", _llm_judge)
+JUDGES.setdefault("local", _local_judge)
+JUDGES.setdefault("evidence+local", _evidence_then_local)
 
 
 def __getattr__(name: str) -> Any:
@@ -51,4 +69,8 @@ def __getattr__(name: str) -> Any:
         from rerank.judges.llm import LLMJudge
 
         return LLMJudge
+    if name in ("LocalJudge", "EvidenceThenLocal"):
+        from rerank.judges import local
+
+        return getattr(local, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

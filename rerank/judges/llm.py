@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,11 @@ from rerank.errors import RequestRejectedError
 from rerank.items import Item
 from rerank.judges.base import BaseJudge, Cost, Score, Verdict, register_judge
 from rerank.judges.evidence import EvidenceJudge, Standing
+from rerank.judges.llm_dedup import ClusterDedup
 from rerank.judges.llm_loop import LoopResult, converse
 from rerank.judges.llm_parse import unknown_evidence
 from rerank.judges.llm_prompt import Shown, user_message
+from rerank.judges.llm_solve import OwnAnswers, own_answer_note, own_answer_verdict
 from rerank.judges.llm_tools import ToolBox, ToolContext
 from rerank.llm import ChatResult, EndpointPool, NullCache, Usage, VerdictCache
 from rerank.skills import GATED, Skill, SkillRegistry, render
@@ -79,11 +82,32 @@ def _open_cache(cache: Any) -> VerdictCache | NullCache:
     raise ValueError(f"cache must be a path, true or false, not {cache!r}")
 
 
-def _compact(value: Any) -> bool:
-    # "auto" will pick the compact form for small local models (a later issue); for now
-    # every model gets the full skill.
-    if value == "auto":
+_SIZE = re.compile(r"(?<![0-9.])(\d+(?:\.\d+)?)\s*([bm])(?![a-z])", re.IGNORECASE)
+#: Models up to this many billion parameters get the compact form under ``compact=auto``.
+SMALL_MODEL_BILLIONS = 3.0
+
+
+def small_model(name: str | None) -> bool:
+    """Whether a model id names a small model (``...-1.5B-...``, ``SmolLM2-135M``).
+
+    >>> [small_model(m) for m in ("Qwen2.5-Coder-1.5B-Instruct", "smollm2-135m", "Qwen3-8B")]
+    [True, True, False]
+    >>> small_model("gpt-4o")
+    False
+    """
+    if not name:
         return False
+    sizes = [
+        float(number) / (1000 if unit.lower() == "m" else 1)
+        for number, unit in _SIZE.findall(name.rsplit("/", 1)[-1])
+    ]
+    return bool(sizes) and max(sizes) <= SMALL_MODEL_BILLIONS
+
+
+def _compact(value: Any) -> bool | None:
+    """True, False, or None for "auto" (decided by the model's size once it is known)."""
+    if value == "auto":
+        return None
     return _flag(value, "compact")
 
 
@@ -117,6 +141,10 @@ class _Outcome:
         return cls(**{**data, "evidence": tuple(data["evidence"]), "flags": tuple(data["flags"])})
 
 
+def _add(first: Cost, second: Cost) -> Cost:
+    return Cost(**{k: v + getattr(second, k) for k, v in asdict(first).items()})
+
+
 def _gated(item: Item, skill: Skill) -> Item:
     """The item without the gated resources (the reference) the skill does not grant."""
     withheld = [k for k in item.task.resources if k in GATED and k not in skill.grants]
@@ -135,9 +163,10 @@ class LLMJudge(BaseJudge):
     ``skill`` forces one skill for every item; ``skills_dirs`` adds skill folders.
     ``max_steps`` bounds the tool loop (then one forced final answer and one text re-ask).
     ``cache``: ``None`` the default file, a path, or ``False`` for none. ``compact``
-    (``"auto"``, true, false) sends the compact form of the skill; ``"auto"`` is the full
-    form for now. ``pool``, ``evidence`` and ``registry`` replace the parts the judge
-    would build (for sharing them, and for tests).
+    (``"auto"``, true, false) sends the compact form of the skill; ``"auto"`` sends it to
+    small models (:func:`small_model`: at most 3B parameters by the model id). ``pool``,
+    ``evidence`` and ``registry`` replace the parts the judge would build (for sharing
+    them, and for tests).
 
     Every option may be given as a string, as a judge spec gives it
     (``--judge llm:max_steps=4,short_circuit=false``).
@@ -152,6 +181,7 @@ class LLMJudge(BaseJudge):
         skill: str | None = None,
         skills_dirs: tuple[str, ...] | list[str] | str = (),
         short_circuit: bool | str = True,
+        dedup: bool | str = True,
         max_steps: int | str = 6,
         temperature: float | str = 0.0,
         max_tokens: int | str | None = 2048,
@@ -166,6 +196,7 @@ class LLMJudge(BaseJudge):
         registry: SkillRegistry | None = None,
     ) -> None:
         self.short_circuit = _flag(short_circuit, "short_circuit")
+        self.dedup = ClusterDedup(self) if _flag(dedup, "dedup") else None
         self.max_steps = _number(max_steps, "max_steps", int, 0)
         self.temperature = _number(temperature, "temperature", float, 0)
         self.max_tokens = (
@@ -198,9 +229,18 @@ class LLMJudge(BaseJudge):
         self._cache: VerdictCache | NullCache | None = None
         self._tools_supported = True
         self._prefixes: dict[tuple[str, bool], str] = {}
+        self.own_answers = OwnAnswers(self)
         self.spec = "llm" if model is None else f"llm:model={model}"
 
+    protocol = PROTOCOL
+
     # -- parts --------------------------------------------------------------------------
+
+    async def use_compact(self) -> bool:
+        """Whether this judge sends compact skills (``compact=auto``: by the model's size)."""
+        if self.compact is None:
+            return small_model(await self.pool.resolve_model())
+        return self.compact
 
     @property
     def cache(self) -> VerdictCache | NullCache:
@@ -232,17 +272,33 @@ class LLMJudge(BaseJudge):
     # -- judging ------------------------------------------------------------------------
 
     async def compare(self, item: Item, a: int, b: int) -> Verdict:
-        """Which of ``a`` (shown first, as A) and ``b`` (as B) is better."""
+        """Which of ``a`` (shown first, as A) and ``b`` (as B) is better.
+
+        With ``dedup`` (on by default) equivalent candidates are compared once: a pair in
+        one cluster is a tie, other pairs reuse the verdict on their clusters'
+        representatives (:mod:`rerank.judges.llm_dedup`).
+        """
         ready = await self.prepare(item)
         if self.short_circuit:
             decided = await self.evidence.hard_verdict(ready.view, a, b)
             if decided is not None:
                 return decided
+        if self.dedup is not None and not self.dedup.active():  # equivalent ones: once
+            return await self.dedup.compare(item, ready, a, b)
+        note, solve_cost = None, Cost()
+        if OwnAnswers.applies(ready, await self.use_compact()):
+            own, first = await self.own_answers.get(ready)
+            solve_cost = own.cost if first else Cost()
+            decided = own_answer_verdict(own, a, b, f"{self.name}:{ready.skill.name}", solve_cost)
+            if decided is not None:
+                return decided
+            note = own_answer_note(own)
         shown = [
             Shown(label, ready.view.candidates[i].text, ready.standings[i])
             for label, i in (("A", a), ("B", b))
         ]
-        outcome, cost, judge = await self._judge(ready, shown, "pairwise")
+        outcome, cost, judge = await self._judge(ready, shown, "pairwise", note=note)
+        cost = _add(cost, solve_cost)
         return Verdict(
             outcome.winner,
             reason=outcome.reason,
@@ -270,11 +326,11 @@ class LLMJudge(BaseJudge):
         )
 
     async def _judge(
-        self, ready: _Ready, shown: list[Shown], mode: str
+        self, ready: _Ready, shown: list[Shown], mode: str, *, note: str | None = None
     ) -> tuple[_Outcome, Cost, str]:
         skill = ready.skill
         judge = f"{self.name}:{skill.name}"
-        compact = self.compact and mode == "pairwise" and skill.compact is not None
+        compact = await self.use_compact() and mode == "pairwise" and skill.compact is not None
         contract = skill.contract[mode]
         tools = None
         if not compact and self._tools_supported:
@@ -284,6 +340,9 @@ class LLMJudge(BaseJudge):
         user = user_message(
             ready.view, skill, shown, ready.kind, mode=mode, tools=tools.names if tools else None
         )
+        if note is not None:
+            head, sep, task = user.rpartition("## Your task")
+            user = f"{head}{note}\n{sep}{task}" if sep else f"{user}\n{note}"
         key = self.cache.key(
             model=await self.pool.resolve_model(),
             skill=skill.hash,

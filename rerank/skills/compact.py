@@ -26,11 +26,14 @@ class CompactForm:
     """The procedure for small local models: evidence up front, no tools, fixed reply lines.
 
     ``reply`` holds the line templates the model must answer with, such as
-    ``"Verdict: <A or B>"``; the last one is always the verdict.
+    ``"Verdict: <A or B>"``; the last one is always the verdict. ``solve`` (optional) is
+    the instruction for solving the problem first, alone, ending with an ``Answer:`` line:
+    the judge asks it once per item and uses the model's own answer as a resource.
     """
 
     procedure: str
     reply: tuple[str, ...]
+    solve: str | None = None
 
     @property
     def reply_keys(self) -> tuple[str, ...]:
@@ -47,8 +50,12 @@ def parse_compact(file: Path, log: ProblemLog) -> CompactForm | None:
     except YamlError as exc:
         log.add(file, "front matter", str(exc))
         return None
-    if not isinstance(front, dict) or set(front) != {"reply"}:
-        log.add(file, "front matter", "must hold exactly one field, 'reply'")
+    if not isinstance(front, dict) or "reply" not in front or set(front) - {"reply", "solve"}:
+        log.add(file, "front matter", "must hold 'reply' and optionally 'solve', nothing else")
+        return None
+    solve = front.get("solve")
+    if solve is not None and (not isinstance(solve, str) or "Answer:" not in solve):
+        log.add(file, "solve", "must be text that asks for a final 'Answer: ...' line")
         return None
     reply = front["reply"]
     if not isinstance(reply, list) or not reply:
@@ -67,4 +74,4 @@ def parse_compact(file: Path, log: ProblemLog) -> CompactForm | None:
     if not body.strip():
         log.add(file, "procedure", "missing: write the compact steps below the front matter")
         return None
-    return CompactForm(body.strip(), tuple(reply))
+    return CompactForm(body.strip(), tuple(reply), solve.strip() if solve else None)

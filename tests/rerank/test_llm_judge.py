@@ -467,9 +467,10 @@ def test_an_off_scale_score_is_repaired_and_then_invalid(server):
 
 def test_compact_form_sends_no_tools_and_reads_the_verdict_line(server):
     """compact=True: the compact prefix, no tools, and a 'Verdict: A' reply."""
-    server.enqueue(Message("Correct answer: 42\nVerdict: A"))
+    # Math: the model solves first (its answer, 44, matches neither), then the question.
+    server.enqueue(Message("Answer: 44"), Message("Correct answer: 42\nVerdict: A"))
     verdict = compare(make_judge(server.base_url, compact=True))
-    body = server.chat_requests[0].body
+    body = server.chat_requests[1].body
     assert verdict.winner == "a" and "tools" not in body
     assert body["messages"][0]["content"] == render(
         SkillRegistry.from_dirs().get("math"), compact=True

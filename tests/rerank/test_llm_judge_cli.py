@@ -240,6 +240,7 @@ def test_counts_of_a_both_orders_match_that_disagrees():
         "both_orders_matches": 1,
         "swap_disagreements": 1,
         "short_circuits": 0,
+        "deduplicated": 0,
         "flagged_verdicts": 1,
     }
     row = result_row(result)
