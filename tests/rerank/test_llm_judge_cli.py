@@ -189,6 +189,10 @@ def test_verdict_shaping_options_go_into_the_spec_and_the_request(runner, server
         (["--base-url", "http://h:1/v1", "--strategy", "vote"], "vote uses no judge"),
         (["--judge", "llm:model=a", "--base-url", "http://h:1/v1", "--model", "b"], "given in"),
         (["--base-url", "http://h:1/v1", "--cache", "c", "--no-cache"], "exclude each other"),
+        (
+            ["--judge", "llm:cache=false", "--base-url", "http://h:1/v1", "--no-cache"],
+            "cache is given",
+        ),
     ],
 )
 def test_llm_options_without_the_llm_judge_are_usage_errors(runner, poems, args, message):
