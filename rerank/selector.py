@@ -122,7 +122,7 @@ def item_seed(seed: int, item: Item) -> int:
 
 def default_judge_spec() -> str:
     """The judge used when none is named: evidence, then the local model where the evidence
-    ties (``evidence+local``) when that model can run here (``pip install 'rerank[local]'``
+    ties (``evidence+local``) when that model can run here (``pip install -e '.[local]'``
     and ``$RERANK_AUTO_LOCAL`` is not 0), else evidence alone (ties stay explicit ties)."""
     if os.environ.get(AUTO_LOCAL_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
         return DEFAULT_JUDGE

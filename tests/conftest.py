@@ -1,6 +1,6 @@
 """Suite-wide settings: the default judge stays evidence-only.
 
-Where the local model happens to be installed (``pip install 'rerank[local]'``), the default
+Where the local model happens to be installed (``pip install -e '.[local]'``), the default
 of ``rerank select`` would use it for pairs the evidence ties; the tests of the default
 must not depend on that, so it is off unless a test turns it on.
 """

