@@ -19,6 +19,7 @@ that the reference only when the item exposes it and the skill grants it.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import logging
@@ -39,8 +40,9 @@ from rerank.judges.llm_solve import OwnAnswers, own_answer_note, own_answer_verd
 from rerank.judges.llm_tools import ToolBox, ToolContext
 from rerank.llm import ChatResult, EndpointPool, NullCache, Usage, VerdictCache
 from rerank.skills import GATED, Skill, SkillRegistry, render
+from tournaments import combine_orders
 
-__all__ = ["PROTOCOL", "LLMJudge"]
+__all__ = ["PROTOCOL", "LLMJudge", "both_orders_verdict"]
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +147,48 @@ def _add(first: Cost, second: Cost) -> Cost:
     return Cost(**{k: v + getattr(second, k) for k, v in asdict(first).items()})
 
 
+def both_orders_verdict(forward: Verdict, backward: Verdict) -> Verdict:
+    """One verdict from ``forward`` (a shown first) and ``backward`` (b shown first, its
+    winner relative to (b, a)), by :func:`tournaments.combine_orders`: kept when both name
+    the same candidate, a tie when they disagree (the display order decided), invalid when
+    either is. Costs add up; the reason says which case it was.
+
+    >>> a_first = Verdict("a", reason="A is right")
+    >>> both_orders_verdict(a_first, Verdict("b", reason="B is right")).winner
+    'a'
+    >>> tie = both_orders_verdict(a_first, Verdict("a", reason="A is right"))
+    >>> tie.winner, tie.reason.split(":")[0]
+    ('tie', 'position-dependent')
+    """
+    winner = combine_orders(forward.winner, backward.winner)
+    if winner == "invalid":
+        bad = forward if forward.winner == "invalid" else backward
+        order = "" if bad is forward else " (display order swapped)"
+        reason = f"{bad.reason}{order}"
+    elif winner != "tie":
+        reason = f"{forward.reason} [the same with the display order swapped]"
+    elif "tie" in (forward.winner, backward.winner):
+        reason = f"a tie in one display order: {forward.reason} | swapped: {backward.reason}"
+    else:
+        place = "first" if forward.winner == "a" else "second"
+        reason = (
+            f"position-dependent: the model named the response shown {place} in both "
+            f"display orders, so the order decided, not the responses; a tie. "
+            f"{forward.reason} | swapped: {backward.reason}"
+        )
+    cited = tuple(dict.fromkeys((*forward.evidence, *backward.evidence)))
+    return Verdict(
+        winner,
+        reason=reason,
+        confidence=forward.confidence if winner in ("a", "b") else None,
+        evidence=cited,
+        raw=f"{forward.raw or ''}\n--- display order swapped ---\n{backward.raw or ''}",
+        judge=forward.judge,
+        cost=_add(forward.cost, backward.cost),
+        flags=tuple(dict.fromkeys((*forward.flags, *backward.flags))),
+    )
+
+
 def _gated(item: Item, skill: Skill) -> Item:
     """The item without the gated resources (the reference) the skill does not grant."""
     withheld = [k for k in item.task.resources if k in GATED and k not in skill.grants]
@@ -164,7 +208,11 @@ class LLMJudge(BaseJudge):
     ``max_steps`` bounds the tool loop (then one forced final answer and one text re-ask).
     ``cache``: ``None`` the default file, a path, or ``False`` for none. ``compact``
     (``"auto"``, true, false) sends the compact form of the skill; ``"auto"`` sends it to
-    small models (:func:`small_model`: at most 3B parameters by the model id). ``pool``,
+    small models (:func:`small_model`: at most 3B parameters by the model id). ``swap``
+    (``"auto"``, true, false) asks a question the model must answer in both display orders
+    and keeps a verdict only when the two agree (:func:`both_orders_verdict`); ``"auto"``
+    does so for compact questions, whose small models tend to name whichever response
+    comes first. ``pool``,
     ``evidence`` and ``registry`` replace the parts the judge would build (for sharing
     them, and for tests).
 
@@ -191,6 +239,7 @@ class LLMJudge(BaseJudge):
         enable_thinking: bool | str = False,
         cache: Any = None,
         compact: bool | str = "auto",
+        swap: bool | str = "auto",
         pool: EndpointPool | None = None,
         evidence: EvidenceJudge | None = None,
         registry: SkillRegistry | None = None,
@@ -204,6 +253,7 @@ class LLMJudge(BaseJudge):
         )
         self.enable_thinking = _flag(enable_thinking, "enable_thinking")
         self.compact = _compact(compact)
+        self.swap = None if swap == "auto" else _flag(swap, "swap")
         if isinstance(skills_dirs, str):
             skills_dirs = [d for d in skills_dirs.split(":") if d]
         self.registry = registry or SkillRegistry.from_dirs(skills_dirs)
@@ -293,12 +343,27 @@ class LLMJudge(BaseJudge):
             if decided is not None:
                 return decided
             note = own_answer_note(own)
+        if await self._swaps(ready):  # the two orders concurrently, as --both-orders does
+            verdict = both_orders_verdict(
+                *await asyncio.gather(self._ask(ready, a, b, note), self._ask(ready, b, a, note))
+            )
+        else:
+            verdict = await self._ask(ready, a, b, note)
+        return replace(verdict, cost=_add(verdict.cost, solve_cost))
+
+    async def _swaps(self, ready: _Ready) -> bool:
+        """Whether pairwise questions on this item are asked in both display orders."""
+        if self.swap is not None:
+            return self.swap
+        return ready.skill.compact is not None and await self.use_compact()
+
+    async def _ask(self, ready: _Ready, a: int, b: int, note: str | None) -> Verdict:
+        """The model's verdict on ``a`` shown as A and ``b`` as B."""
         shown = [
             Shown(label, ready.view.candidates[i].text, ready.standings[i])
             for label, i in (("A", a), ("B", b))
         ]
         outcome, cost, judge = await self._judge(ready, shown, "pairwise", note=note)
-        cost = _add(cost, solve_cost)
         return Verdict(
             outcome.winner,
             reason=outcome.reason,
