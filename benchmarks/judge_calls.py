@@ -17,8 +17,8 @@ orchestration (strategy, short-circuit, dedup) under an oracle of known accuracy
 real model.
 
 Four settings: plain (every comparison asks the model), ``short_circuit`` (pairs that hard
-evidence decides are not asked), ``dedup`` (equivalent candidates, by answer or behaviour
-signature or identical text, are compared once) and both. The switches act on pairwise
+evidence decides are not asked), ``dedup`` (equivalent candidates, by math answer or by
+identical text, are compared once) and both. The switches act on pairwise
 comparisons; pointwise scores every candidate once in every setting, so it runs once.
 N is every candidate of the item (the shared files have 4 and 6, not 10).
 """
