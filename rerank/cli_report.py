@@ -71,8 +71,7 @@ def _report_judges(
     LLM options exactly as ``select`` builds it; ``--base-url`` alone means ``--judge llm``."""
     from rerank import cli
 
-    # The judges that take the LLM options: llm, and local models where rerank.cli has them.
-    model_judges = getattr(cli, "_MODEL_JUDGES", ("llm",))
+    model_judges = cli._MODEL_JUDGES  # the judges that take the LLM options
     specs = judges or (("llm",) if llm["base_url"] else DEFAULT_REPORT_JUDGES)
     # _llm_judge refuses vote, which needs no judge; the report runs vote once, judge-less.
     strategy = next((s for s in strategies if s != "vote"), "vote")

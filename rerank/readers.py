@@ -29,7 +29,7 @@ from typing import Any
 from rerank.errors import InputError
 from rerank.items import TASK_KINDS, VISIBLE_RESOURCES, Candidate, Item, Labels, Task
 
-__all__ = ["FORMATS", "Fields", "detect_format", "read_items"]
+__all__ = ["FORMATS", "Fields", "detect_format", "jsonl_rows", "read_items"]
 
 FORMATS: tuple[str, ...] = ("auto", "jetts", "simple", "columns")
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json.gz", ".ndjson.gz")
@@ -111,10 +111,10 @@ def _rows(name: str) -> Iterator[tuple[int, dict | InputError]]:
         if lower.endswith(_JSONL_SUFFIXES) or (
             lower.endswith(".json") and not _is_json_array(path)
         ):
-            return _jsonl_rows(path)
+            return jsonl_rows(path)
         loader = next((v for k, v in _DATASET_LOADERS.items() if lower.endswith(k)), None)
         if loader is None:
-            return _jsonl_rows(path)  # unknown suffix: JSON lines is our native format
+            return jsonl_rows(path)  # unknown suffix: JSON lines is our native format
         return _dataset_rows(name, loader=loader)
     if "/" in name and not name.startswith((".", "/")) and path.suffix == "":
         return _dataset_rows(name, loader=None)
@@ -127,7 +127,9 @@ def _is_json_array(path: Path) -> bool:
     return head.startswith(b"[")
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict | InputError]]:
+def jsonl_rows(path: Path) -> Iterator[tuple[int, dict | InputError]]:
+    """``(line, object)`` for each non-blank line of a JSON lines file (plain or ``.gz``),
+    or ``(line, InputError)`` for a line that is not UTF-8, not JSON or not an object."""
     name = str(path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:

@@ -19,7 +19,6 @@ Every malformed row, and every row whose item is not in its labels file, is an
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -30,7 +29,7 @@ from typing import Any
 from rerank.errors import InputError
 from rerank.items import Item
 from rerank.judges import EvidenceJudge
-from rerank.readers import read_items
+from rerank.readers import jsonl_rows, read_items
 from rerank.report import (
     Group,
     ProgressCallback,
@@ -116,20 +115,10 @@ def read_selection_rows(path: str | Path) -> Iterator[SelectionRow]:
     name = str(path)
     if not Path(path).is_file():
         raise InputError("no such selection file", file=name)
-    opener = gzip.open if name.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                data = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise InputError("invalid UTF-8", file=name, line=number) from None
-            except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON ({exc.msg})", file=name, line=number) from None
-            if not isinstance(data, dict):
-                raise InputError("expected a JSON object", file=name, line=number)
-            yield _check(SelectionRow(name, number, data))
+    for number, data in jsonl_rows(Path(path)):
+        if isinstance(data, InputError):
+            raise data
+        yield _check(SelectionRow(name, number, data))
 
 
 @dataclass

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from rerank.errors import ConfigError
@@ -46,6 +46,9 @@ class Cost:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(*(x + y for x, y in zip(astuple(self), astuple(other), strict=True)))
 
 
 def _without_empty(record: Any, keep: tuple[str, ...]) -> dict[str, Any]:

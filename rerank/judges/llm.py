@@ -143,10 +143,6 @@ class _Outcome:
         return cls(**{**data, "evidence": tuple(data["evidence"]), "flags": tuple(data["flags"])})
 
 
-def _add(first: Cost, second: Cost) -> Cost:
-    return Cost(**{k: v + getattr(second, k) for k, v in asdict(first).items()})
-
-
 def both_orders_verdict(forward: Verdict, backward: Verdict) -> Verdict:
     """One verdict from ``forward`` (a shown first) and ``backward`` (b shown first, its
     winner relative to (b, a)), by :func:`tournaments.combine_orders`: kept when both name
@@ -184,7 +180,7 @@ def both_orders_verdict(forward: Verdict, backward: Verdict) -> Verdict:
         evidence=cited,
         raw=f"{forward.raw or ''}\n--- display order swapped ---\n{backward.raw or ''}",
         judge=forward.judge,
-        cost=_add(forward.cost, backward.cost),
+        cost=forward.cost + backward.cost,
         flags=tuple(dict.fromkeys((*forward.flags, *backward.flags))),
     )
 
@@ -212,9 +208,8 @@ class LLMJudge(BaseJudge):
     (``"auto"``, true, false) asks a question the model must answer in both display orders
     and keeps a verdict only when the two agree (:func:`both_orders_verdict`); ``"auto"``
     does so for compact questions, whose small models tend to name whichever response
-    comes first. ``pool``,
-    ``evidence`` and ``registry`` replace the parts the judge would build (for sharing
-    them, and for tests).
+    comes first. ``pool``, ``evidence`` and ``registry`` replace the parts the judge would
+    build (for sharing them, and for tests).
 
     Every option may be given as a string, as a judge spec gives it
     (``--judge llm:max_steps=4,short_circuit=false``).
@@ -349,7 +344,7 @@ class LLMJudge(BaseJudge):
             )
         else:
             verdict = await self._ask(ready, a, b, note)
-        return replace(verdict, cost=_add(verdict.cost, solve_cost))
+        return replace(verdict, cost=verdict.cost + solve_cost)
 
     async def _swaps(self, ready: _Ready) -> bool:
         """Whether pairwise questions on this item are asked in both display orders."""
@@ -403,11 +398,14 @@ class LLMJudge(BaseJudge):
             tools = ToolBox(context, contract)
         system = self.prefix(skill, compact)
         user = user_message(
-            ready.view, skill, shown, ready.kind, mode=mode, tools=tools.names if tools else None
+            ready.view,
+            skill,
+            shown,
+            ready.kind,
+            mode=mode,
+            tools=tools.names if tools else None,
+            note=note,
         )
-        if note is not None:
-            head, sep, task = user.rpartition("## Your task")
-            user = f"{head}{note}\n{sep}{task}" if sep else f"{user}\n{note}"
         key = self.cache.key(
             model=await self.pool.resolve_model(),
             skill=skill.hash,

@@ -127,11 +127,13 @@ def user_message(
     *,
     mode: str,
     tools: Sequence[str] | None,
+    note: str | None = None,
 ) -> str:
     """The item as the judge model reads it, after the skill prefix.
 
     ``shown`` holds the candidates in display order (one for ``mode="pointwise"``);
-    ``tools`` names the tools offered, ``None`` when the reply is plain text.
+    ``tools`` names the tools offered, ``None`` when the reply is plain text; ``note`` (a
+    markdown section, such as the model's own answer) goes just before the task.
     """
     resources = gated_resources(item, skill)
     reference = resources.pop("reference", None) if "reference" in skill.grants else None
@@ -146,6 +148,8 @@ def user_message(
         lines += [f"## Candidate {one.label}", "", f'<candidate id="{one.label}">', one.text]
         lines += ["</candidate>", ""]
     lines += _evidence_section(shown, kind, item.n)
+    if note is not None:
+        lines += ["", note.rstrip("\n")]
     lines += ["", "## Your task", "", _instructions(skill, mode, tools)]
     return "\n".join(lines) + "\n"
 

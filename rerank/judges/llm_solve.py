@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 from rerank.judges.base import Cost, Verdict
@@ -118,13 +118,7 @@ class OwnAnswers:
                 max_tokens=_SOLVE_MAX_TOKENS,
             )
             raw = result.content or ""
-            usage = result.usage
-            cost = Cost(
-                calls=usage.calls,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                seconds=usage.seconds,
-            )
+            cost = Cost(**asdict(result.usage))
             judge.cache.put(key, {"raw": raw})
         answer = reference_answer(raw) if raw.strip() else None
         if answer is None:
