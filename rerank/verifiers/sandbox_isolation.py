@@ -197,7 +197,9 @@ def hidden_and_exposed() -> tuple[tuple[str, ...], tuple[str, ...]]:
         home = ""
     hide = ["/root", home, *(a for p in python if (a := _blocking_ancestor(p)))]
     hide = [h for h in _outermost(hide) if os.path.isdir(h) and h not in ("/", "/tmp")]
-    hide = [h for h in hide if not "/tmp".startswith(h.rstrip("/") + "/")]
+    # Nothing at or under /tmp: the private /tmp covers all of it (a tmpfs mounted on a
+    # directory under /tmp would find no such directory there), and above it would hide /tmp.
+    hide = [h for h in hide if not (h + "/").startswith("/tmp/") and not "/tmp".startswith(h + "/")]
     covered = ["/tmp", *hide]
     expose = [p for p in python if any(p.startswith(c + "/") for c in covered)]
     return tuple(hide), tuple(expose)

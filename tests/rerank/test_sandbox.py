@@ -448,3 +448,31 @@ def test_setup_failure_is_an_exception_not_a_result():
     watched = Watched(b"", b"", "error OSError: mount: denied\n", False, False, 0)
     with pytest.raises(SandboxError, match="mount: denied"):
         _result(watched, Isolation("namespaces", "setuid-nobody", True, True, True), 0.0)
+
+
+def test_an_interpreter_in_a_private_directory_under_tmp_still_runs(iso, tmp_path):
+    """A venv inside a 0700 directory under /tmp (what `mktemp -d` makes) runs sandboxed
+    code: the private /tmp covers that directory, and the venv is bound back into it."""
+    if iso.namespaces == "none":
+        pytest.skip("no mount namespace here: /tmp is not covered")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    venv = private / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+        check=True,
+    )
+    probe = (
+        "from rerank.verifiers.sandbox import run_python\n"
+        "r = run_python('print(6 * 7)')\n"
+        "print(r.status, r.stdout.strip())\n"
+    )
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok", "42"]
