@@ -16,9 +16,11 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import FIRST_EXCEPTION, wait
+from pathlib import Path
 
 import pytest
 
+import rerank
 from rerank.verifiers.sandbox import (
     ENVIRONMENT,
     Isolation,
@@ -458,10 +460,11 @@ def test_an_interpreter_in_a_private_directory_under_tmp_still_runs(iso, tmp_pat
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
     venv = private / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-        check=True,
-    )
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    # The new venv imports rerank and its dependencies from where this run does (whether
+    # this run is itself in a venv or not), its own interpreter still under /tmp.
+    paths = [str(Path(rerank.__file__).resolve().parents[1]), *sys.path]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p and os.path.isdir(p))}
     probe = (
         "from rerank.verifiers.sandbox import run_python\n"
         "r = run_python('print(6 * 7)')\n"
@@ -473,6 +476,7 @@ def test_an_interpreter_in_a_private_directory_under_tmp_still_runs(iso, tmp_pat
         text=True,
         timeout=120,
         cwd=tmp_path,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ok", "42"]
