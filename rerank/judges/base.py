@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from rerank.errors import ConfigError
 from rerank.items import Item
+from rerank.llm.redact import redact_spec
 
 __all__ = [
     "JUDGES",
@@ -181,6 +182,6 @@ def create_judge(spec: str, **options: Any) -> Judge:
     try:
         judge = JUDGES[name](*args, **kwargs, **options)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"judge spec {spec!r}: {exc}") from exc
-    judge.spec = spec.strip()
+        raise ConfigError(f"judge spec {redact_spec(spec)!r}: {redact_spec(str(exc))}") from exc
+    judge.spec = redact_spec(spec.strip())  # a base_url or an api_key in it is a secret
     return judge

@@ -7,6 +7,11 @@ backoff and jitter between rounds. A 4xx other than 429 is the request's fault a
 :class:`~rerank.errors.RequestRejectedError` at once. One ``openai.AsyncOpenAI`` client per
 base URL does the HTTP, with its own retries off so that retries happen here, where the
 other endpoints are known.
+
+``timeout`` is a deadline on each whole request (connecting, sending, and reading every
+byte of the answer): the client's own timeout bounds each read, so a server that trickles
+a few bytes at a time would outlast it, and the pool cancels the request when the deadline
+passes. URLs are shown masked (:func:`~rerank.llm.redact.redact_url`) wherever they appear.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import openai
 
@@ -37,11 +43,27 @@ from rerank.llm.failures import (
     no_endpoint_answered,
     request_rejected,
 )
+from rerank.llm.redact import redact_urls
 
 __all__ = ["ChatResult", "EndpointPool", "ToolCall", "Usage"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class _MaskedURLs(logging.Filter):
+    """Masks URL credentials in a log line: the HTTP library under openai logs every
+    request's full URL (``?api_key=...`` included) at INFO level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "://" in message:
+            record.msg, record.args = redact_urls(message), None
+        return True
+
+
+for _library in ("httpx", "httpx2"):  # whichever one this openai uses
+    logging.getLogger(_library).addFilter(_MaskedURLs())
 
 
 @dataclass(frozen=True)
@@ -76,8 +98,8 @@ class Usage:
 class ChatResult:
     """One answered chat call: the assistant message, why it stopped, what it cost
     (``usage.seconds`` is the wall time of the call, retries included), the endpoint that
-    answered, the number of requests sent to get there and the seconds spent waiting
-    between retry rounds."""
+    answered (its URL with credentials masked), the number of requests sent to get there
+    and the seconds spent waiting between retry rounds."""
 
     content: str | None
     tool_calls: tuple[ToolCall, ...]
@@ -116,11 +138,14 @@ class EndpointPool:
     waits (exponential ``backoff`` with jitter, or the server's Retry-After, at most
     ``max_wait`` seconds) and starts another round, ``retries`` times. An endpoint that
     refuses connections is skipped for ``cooldown`` seconds while others answer.
+    ``timeout`` is the deadline of each request, from connecting to the last byte of the
+    answer; a request that misses it is a failure like a refused connection.
     ``enable_thinking`` is sent as ``chat_template_kwargs``; an endpoint that rejects the
     field gets the request again without it, and never again. ``model=None`` asks the
     first endpoint that answers ``/v1/models`` and uses its first model. The API key is
     ``api_key``, else ``$RERANK_API_KEY``, else ``$OPENAI_API_KEY``, else a placeholder;
-    it appears in no repr, log line or error message.
+    it appears in no repr, log line or error message, nor do the credentials a base URL
+    carries (``http://user:KEY@host/v1``, ``?api_key=KEY``): those are shown masked.
 
     ``totals`` adds up the :class:`Usage` of every answered call, ``waiting`` counts calls
     queued for a free slot and :meth:`status` shows each endpoint.
@@ -176,7 +201,7 @@ class EndpointPool:
         self._model_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
-        urls = [e.url for e in self.endpoints]
+        urls = [e.shown for e in self.endpoints]
         return f"EndpointPool({urls!r}, model={self.model!r})"
 
     def status(self) -> list[EndpointStatus]:
@@ -248,11 +273,11 @@ class EndpointPool:
                 models, endpoint = outcome.answer, outcome.endpoint
                 if not models:
                     raise EndpointError(
-                        f"{endpoint.url} serves no model (its /v1/models list is empty): "
+                        f"{endpoint.shown} serves no model (its /v1/models list is empty): "
                         "load one in the server, or pass --model"
                     )
                 self.model = models[0]
-                log.info("using model %s served by %s", self.model, endpoint.url)
+                log.info("using model %s served by %s", self.model, endpoint.shown)
         return self.model
 
     async def aclose(self) -> None:
@@ -298,32 +323,35 @@ class EndpointPool:
                 if failure is None:
                     return _Outcome(answer, endpoint, attempts, waited)  # type: ignore[arg-type]
                 if not failure.retryable:
-                    raise request_rejected(endpoint.url, failure)
+                    raise request_rejected(endpoint.shown, failure)
                 if failure.connection_failed:
                     endpoint.unhealthy_until = time.monotonic() + self.cooldown
                 if failure.retry_after is not None:
                     asked.append(failure.retry_after)
-                log.info("%s %s; trying another endpoint", endpoint.url, failure.detail)
-                tried.append((endpoint.url, failure))
+                log.info("%s %s; trying another endpoint", endpoint.shown, failure.detail)
+                tried.append((endpoint.shown, failure))
         raise no_endpoint_answered(tried)
 
     async def _attempt(
         self, endpoint: Endpoint, send: Callable[[Endpoint, bool], Awaitable[T]]
     ) -> tuple[T | None, Failure | None, int]:
-        """Send once; if the endpoint rejects ``chat_template_kwargs``, once more without
-        them. Returns the answer or the failure, and the number of requests sent."""
+        """Send once, within the deadline; if the endpoint rejects ``chat_template_kwargs``,
+        once more without them. Returns the answer or the failure, and the number of
+        requests sent."""
         with_kwargs = endpoint.sends_template_kwargs
+        secrets = (self._secret, *endpoint.secrets)
         for requests in (1, 2):
             endpoint.requests += 1
             try:
-                return await send(endpoint, with_kwargs), None, requests
+                async with asyncio.timeout(self.timeout):
+                    return await send(endpoint, with_kwargs), None, requests
             except Exception as exc:  # classify() re-raises what is not the endpoint's fault
-                failure = classify(exc, timeout=self.timeout, secret=self._secret)
+                failure = classify(exc, timeout=self.timeout, secrets=secrets)
             # Decided on what this request carried: a concurrent call may have cleared the
             # flag since, and its own rejection is then just as much about the field.
             if not (with_kwargs and failure.rejects_template_kwargs):
                 break
-            log.info("%s rejects chat_template_kwargs; not sent again", endpoint.url)
+            log.info("%s rejects chat_template_kwargs; not sent again", endpoint.shown)
             endpoint.sends_template_kwargs = with_kwargs = False
         endpoint.failures += 1
         return None, failure, requests
@@ -363,8 +391,15 @@ class EndpointPool:
     def _client(self, endpoint: Endpoint) -> openai.AsyncOpenAI:
         client = self._clients.get(endpoint.url)
         if client is None:
+            # The client appends paths to its base URL as text, so a query string there
+            # (?api_key=...) would swallow them: it goes on every request as a query.
+            parts = urlsplit(endpoint.url)
             client = openai.AsyncOpenAI(
-                base_url=endpoint.url, api_key=self._api_key, timeout=self.timeout, max_retries=0
+                base_url=urlunsplit(parts._replace(query="", fragment="")),
+                default_query=dict(parse_qsl(parts.query, keep_blank_values=True)) or None,
+                api_key=self._api_key,
+                timeout=self.timeout,
+                max_retries=0,
             )
             self._clients[endpoint.url] = client
         return client
@@ -409,7 +444,7 @@ def _chat_result(completion: Any, usage: Usage, outcome: _Outcome[Any], model: s
         tool_calls=calls,
         finish_reason=choice.finish_reason,
         usage=usage,
-        endpoint=outcome.endpoint.url,
+        endpoint=outcome.endpoint.shown,
         attempts=outcome.attempts,
         model=getattr(completion, "model", None) or model,
         reasoning=reasoning,

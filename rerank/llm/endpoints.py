@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from time import time
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from rerank.errors import ConfigError
+from rerank.llm.redact import redact_url, url_secrets
 
 __all__ = [
     "PLACEHOLDER_API_KEY",
@@ -33,7 +34,7 @@ def parse_base_urls(values: str | Iterable[str]) -> list[str]:
     """Base URLs from ``--base-url`` values, each comma separated, in order, without repeats.
 
     A URL without a path gets ``/v1`` (``http://host:8000`` -> ``http://host:8000/v1``);
-    a trailing slash is dropped.
+    a trailing slash is dropped. A query string (``?api_key=...``) stays after the path.
 
     >>> parse_base_urls(["http://a:8000/v1,http://b:8000", "http://a:8000/v1/"])
     ['http://a:8000/v1', 'http://b:8000/v1']
@@ -43,17 +44,15 @@ def parse_base_urls(values: str | Iterable[str]) -> list[str]:
     urls: list[str] = []
     for value in values:
         for part in value.split(","):
-            url = part.strip().rstrip("/")
-            if not url:
+            if not part.strip():
                 continue
-            parts = urlsplit(url)
+            parts = urlsplit(part.strip())
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ConfigError(
-                    f"--base-url {part.strip()!r} is not an http(s) URL: "
+                    f"--base-url {redact_url(part.strip())!r} is not an http(s) URL: "
                     f"write it like http://localhost:8000/v1"
                 )
-            if not parts.path:
-                url += "/v1"
+            url = urlunsplit(parts._replace(path=parts.path.rstrip("/") or "/v1"))
             if url not in urls:
                 urls.append(url)
     if not urls:
@@ -110,7 +109,7 @@ def retry_delay(
 
 @dataclass(frozen=True)
 class EndpointStatus:
-    """A snapshot of one endpoint, for progress displays and tests."""
+    """A snapshot of one endpoint, for progress displays and tests (``url`` is masked)."""
 
     url: str
     capacity: int
@@ -122,12 +121,18 @@ class EndpointStatus:
 
 
 class Endpoint:
-    """One base URL: its concurrency cap, what is in flight, and whether it is cooling down."""
+    """One base URL: its concurrency cap, what is in flight, and whether it is cooling down.
+
+    ``url`` is what requests go to; ``shown`` is the same URL with its credentials masked,
+    for every message, log line and record; ``secrets`` are those credentials, to blank
+    out of what the server says."""
 
     def __init__(self, url: str, capacity: int) -> None:
-        if capacity < 1:
-            raise ConfigError(f"concurrency for {url} must be at least 1, not {capacity}")
         self.url = url
+        self.shown = redact_url(url)
+        self.secrets = url_secrets(url)
+        if capacity < 1:
+            raise ConfigError(f"concurrency for {self.shown} must be at least 1, not {capacity}")
         self.capacity = capacity
         self.in_flight = 0
         self.unhealthy_until = 0.0
@@ -144,7 +149,7 @@ class Endpoint:
 
     def status(self, now: float) -> EndpointStatus:
         return EndpointStatus(
-            self.url,
+            self.shown,
             self.capacity,
             self.in_flight,
             self.healthy(now),
@@ -154,4 +159,4 @@ class Endpoint:
         )
 
     def __repr__(self) -> str:
-        return f"Endpoint({self.url!r}, capacity={self.capacity})"
+        return f"Endpoint({self.shown!r}, capacity={self.capacity})"

@@ -3,14 +3,14 @@
 :func:`classify` turns an exception from the openai client into a :class:`Failure`: a kind
 that decides what the pool does next (fail over, or give up at once) and a short phrase in
 the words a user needs. :func:`no_endpoint_answered` and :func:`request_rejected` build the
-final error messages from failures, so they name every endpoint involved and, as
-:func:`classify` blanks it out, never the API key.
+final error messages from failures, so they name every endpoint involved (by its masked
+URL) and, as :func:`classify` blanks them out, never the API key or the URL's credentials.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -19,6 +19,7 @@ import openai
 
 from rerank.errors import EndpointError, RequestRejectedError
 from rerank.llm.endpoints import parse_retry_after
+from rerank.llm.redact import MASK
 
 __all__ = ["Failure", "MalformedResponse", "classify", "no_endpoint_answered", "request_rejected"]
 
@@ -76,14 +77,15 @@ class Failure:
         return self.status in (400, 422) and any(word in text for word in TEMPLATE_KWARGS_WORDS)
 
 
-def classify(exc: BaseException, *, timeout: float, secret: str = "") -> Failure:
-    """The :class:`Failure` an exception from the openai client stands for; ``secret`` (the
-    API key) is blanked out of what the server said, since a server may echo it back.
+def classify(exc: BaseException, *, timeout: float, secrets: Iterable[str] = ()) -> Failure:
+    """The :class:`Failure` an exception from the openai client (or the pool's deadline,
+    a ``TimeoutError``) stands for; ``secrets`` (the API key, the URL's credentials) are
+    blanked out of what the server said, since a server may echo them back.
 
     Raises ``exc`` again when it is not a failure of the endpoint (a bug on our side).
     """
-    if isinstance(exc, openai.APITimeoutError):
-        return Failure(TIMEOUT, f"did not answer within {timeout:g} s")
+    if isinstance(exc, openai.APITimeoutError | TimeoutError):
+        return Failure(TIMEOUT, f"did not finish answering within the {timeout:g} s deadline")
     if isinstance(exc, openai.APIConnectionError):
         causes = _causes(exc)
         if any(
@@ -91,13 +93,11 @@ def classify(exc: BaseException, *, timeout: float, secret: str = "") -> Failure
         ):
             return Failure(REFUSED, "refused the connection")
         reason = next((str(c) for c in reversed(causes) if str(c)), "no reason given")
-        return Failure(UNREACHABLE, f"could not be reached ({reason})")
+        return Failure(UNREACHABLE, f"could not be reached ({_blank(reason, secrets)})")
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         detail = f"{status} {_phrase(status)}"
-        said = _server_message(exc.body)
-        if secret:
-            said = said.replace(secret, "***")
+        said = _blank(_server_message(exc.body), secrets)
         if said:
             detail += f" ({_shorten(said)})"
         if status == 429:
@@ -108,7 +108,8 @@ def classify(exc: BaseException, *, timeout: float, secret: str = "") -> Failure
     if isinstance(
         exc, openai.APIResponseValidationError | MalformedResponse | json.JSONDecodeError
     ):
-        return Failure(MALFORMED, f"sent a response that is not a chat completion ({exc})")
+        said = _blank(str(exc), secrets)
+        return Failure(MALFORMED, f"sent a response that is not a chat completion ({said})")
     raise exc
 
 
@@ -138,6 +139,13 @@ def request_rejected(url: str, failure: Failure) -> RequestRejectedError:
         hint = "Check --model and the request options."
     message = f"{url} rejected the request: {failure.detail}. {hint}"
     return RequestRejectedError(message, status=failure.status or 0)
+
+
+def _blank(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    return text
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

@@ -14,7 +14,8 @@ until closed::
 
 A reply is a :class:`Message`, an :class:`ErrorReply`, a :class:`RawReply` (any bytes, such
 as malformed JSON), a :class:`Delay` (held until an event is set, to trigger client
-timeouts) or a callable ``(request_json) -> reply``. When the queue is empty the server gives
+timeouts), a :class:`Trickle` (sent a few bytes at a time, so that no single read ever
+times out) or a callable ``(request_json) -> reply``. When the queue is empty the server gives
 its ``default`` reply, a 500 "no scripted reply" unless set, so an unexpected extra call fails
 loudly. :func:`refusing_endpoint` gives a base URL whose port refuses connections.
 """
@@ -46,6 +47,7 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "ToolCall",
+    "Trickle",
     "openai_server_fixture",
     "refusing_endpoint",
 ]
@@ -97,7 +99,19 @@ class Delay:
     seconds: float | None = None
 
 
-Reply = Union[Message, ErrorReply, RawReply, Delay, Callable[[dict[str, Any]], "Reply"]]  # noqa: UP007
+@dataclass(frozen=True)
+class Trickle:
+    """Send ``then`` slowly: the status line and headers at once, then the body ``chunk``
+    bytes every ``interval`` seconds. Every read of the client gets bytes within its read
+    timeout, so only a deadline on the whole request stops it. It stops when the client
+    hangs up or the server closes; after ``MAX_HOLD_SECONDS`` the rest goes at once."""
+
+    then: Reply
+    chunk: int = 4
+    interval: float = 0.5
+
+
+Reply = Union[Message, ErrorReply, RawReply, Delay, Trickle, Callable[[dict[str, Any]], "Reply"]]  # noqa: UP007
 
 
 @dataclass(frozen=True)
@@ -210,8 +224,8 @@ class OpenAIServer:
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
-        """The chat completion requests received so far."""
-        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+        """The chat completion requests received so far (whatever their query string)."""
+        return [r for r in self.requests if r.path.split("?")[0].endswith("/chat/completions")]
 
     def wait_until(self, condition: Callable[[OpenAIServer], bool], timeout: float = 10) -> bool:
         """Block until ``condition(server)`` holds, re-checked whenever a request starts or
@@ -237,9 +251,15 @@ class OpenAIServer:
         with self._changed:
             return self._replies.popleft() if self._replies else self.default
 
-    def _resolve(self, reply: Reply, body: dict[str, Any]) -> Message | ErrorReply | RawReply:
+    def _resolve(
+        self, reply: Reply, body: dict[str, Any]
+    ) -> tuple[Message | ErrorReply | RawReply, Trickle | None]:
+        """The reply to send, and the pace to send it at (``None``: at once)."""
+        pace = None
         while True:
-            if isinstance(reply, Delay):
+            if isinstance(reply, Trickle):
+                pace, reply = reply, reply.then
+            elif isinstance(reply, Delay):
                 gate = reply.gate or self._closed
                 with self._changed:
                     self._gates.add(gate)
@@ -247,7 +267,7 @@ class OpenAIServer:
                     gate.wait(min(reply.seconds or MAX_HOLD_SECONDS, MAX_HOLD_SECONDS))
                 reply = reply.then
             elif isinstance(reply, Message | ErrorReply | RawReply):
-                return reply
+                return reply, pace
             else:
                 reply = reply(body)
 
@@ -341,6 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
+        self.pace: Trickle | None = None  # set by _route for a Trickle reply
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
@@ -380,7 +401,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "POST" and path == "/v1/chat/completions":
             if not isinstance(request.body, dict):
                 return _json(400, _error_body(400, "the request body is not a JSON object"))
-            reply = server._resolve(server._next_reply(), request.body)
+            reply, self.pace = server._resolve(server._next_reply(), request.body)
             if isinstance(reply, Message):
                 return _json(200, server._completion(reply, request.body))
             if isinstance(reply, RawReply):
@@ -404,6 +425,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        self.wfile.flush()
+        pace, started = self.pace, time.monotonic()
+        while pace is not None and data and time.monotonic() - started < MAX_HOLD_SECONDS:
+            self.wfile.write(data[: pace.chunk])
+            self.wfile.flush()
+            data = data[pace.chunk :]
+            if self.scripted._closed.wait(pace.interval):
+                return
         self.wfile.write(data)
         self.wfile.flush()
 
