@@ -6,6 +6,9 @@ process), an empty environment but for a fixed ``PATH``/``LANG`` and thread caps
 starts, a wall clock, and output capped while it is read. How much more isolation
 (namespaces, a throwaway uid, a read-only filesystem, no network) depends on what the
 machine allows: :func:`isolation` detects it once, by trying, and says what is missing.
+Memory is capped per run at a share of the host's (:func:`default_memory_mb`), by a
+cgroup of its own where the machine allows it, else per process by RLIMIT_AS; each
+:class:`RunResult` says which in ``limits`` (:func:`describe_limits`).
 The child side lives in ``sandbox_boot.py``; docs/sandbox.md has the whole picture.
 
 Examples
@@ -27,7 +30,7 @@ import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from rerank.errors import RerankError
@@ -35,9 +38,13 @@ from rerank.verifiers import sandbox_boot
 from rerank.verifiers.sandbox_capture import Watched, watch
 from rerank.verifiers.sandbox_isolation import (
     Isolation,
+    available_memory_mb,
+    cgroup_parent,
     detect,
+    detect_memory_limit,
     hidden_and_exposed,
     nproc_counts_per_namespace,
+    run_cgroup,
     site_dirs,
     tasks_of,
     uid_lease,
@@ -51,6 +58,8 @@ __all__ = [
     "SandboxError",
     "SandboxPool",
     "SandboxUnavailable",
+    "default_memory_mb",
+    "describe_limits",
     "isolation",
     "run_python",
 ]
@@ -89,7 +98,9 @@ class Limits:
 
     cpu_seconds: float = 10.0  # RLIMIT_CPU (SIGXCPU, then SIGKILL one second later)
     wall_seconds: float = 20.0  # wall clock; on expiry every process of the run is killed
-    memory_mb: int = 1024  # RLIMIT_AS, per process
+    # None: default_memory_mb() for the pool's workers (one run's share for run_python).
+    # RLIMIT_AS per process, and with Isolation.memory_limit "cgroup" per run as well.
+    memory_mb: int | None = None
     processes: int = 32  # RLIMIT_NPROC: processes and threads, the program included
     file_size_mb: int = 16  # RLIMIT_FSIZE; scratch space is 4x this
     open_files: int = 64  # RLIMIT_NOFILE
@@ -106,6 +117,73 @@ class RunResult:
     stderr: str
     truncated: bool  # stdout or stderr was cut at output_bytes
     seconds: float
+    idle: bool = False  # stopped because stdout was silent for ``idle_seconds``
+    # The limits this run got, as plain JSON data: see describe_limits().
+    limits: dict[str, object] = field(default_factory=dict, hash=False)
+
+
+# The default per-run memory cap: MEMORY_SHARE of the available memory split between the
+# pool's workers, at most MEMORY_CEILING_MB, and never below MEMORY_FLOOR_MB: room for
+# the interpreter's own address space and a small program's data (docs/sandbox.md).
+MEMORY_CEILING_MB = 1024
+MEMORY_FLOOR_MB = 64
+MEMORY_SHARE = 0.5
+
+
+def default_memory_mb(workers: int = 1, *, available_mb: int | None = None) -> int:
+    """The memory cap of one run when ``Limits.memory_mb`` is not given.
+
+    ``min(MEMORY_CEILING_MB, available_mb * MEMORY_SHARE / workers)``, at least
+    ``MEMORY_FLOOR_MB``: ``workers`` runs at once take at most half of what was available
+    (unless the floor wins on a machine too small for that). ``available_mb`` defaults
+    to :func:`~rerank.verifiers.sandbox_isolation.available_memory_mb` now:
+    MemAvailable, or less where our own cgroup's limit leaves less.
+
+    Examples
+    --------
+    >>> default_memory_mb(8, available_mb=8192)
+    512
+    >>> default_memory_mb(2, available_mb=64 << 10)
+    1024
+    """
+    if available_mb is None:
+        available_mb = available_memory_mb()
+    share = int(available_mb * MEMORY_SHARE / max(1, workers))
+    return max(MEMORY_FLOOR_MB, min(MEMORY_CEILING_MB, share))
+
+
+def _with_memory(limits: Limits, workers: int) -> Limits:
+    """``limits`` with memory_mb filled in from the host's memory if it is not given."""
+    if limits.memory_mb is not None:
+        return limits
+    return replace(limits, memory_mb=default_memory_mb(workers))
+
+
+def describe_limits(limits: Limits, isolation: Isolation) -> dict[str, object]:
+    """The limits a run under ``isolation`` gets, as plain JSON data for a trace.
+
+    ``memory_limit`` is the mechanism: ``"cgroup"`` (the run's processes together) or
+    ``"rlimit-as"`` (each process on its own). An unset ``memory_mb`` is resolved as
+    run_python resolves it. A run's own :attr:`RunResult.limits` is this, corrected to
+    what that run actually got (plus ``memory_fallback``, why, if its cgroup failed).
+
+    Examples
+    --------
+    >>> iso = Isolation("namespaces", "setuid-nobody", True, True, True)
+    >>> describe_limits(Limits(memory_mb=512), iso)["memory_limit"]
+    'rlimit-as'
+    """
+    limits = _with_memory(limits, workers=1)
+    return {
+        "memory_mb": limits.memory_mb,
+        "memory_limit": isolation.memory_limit,
+        "cpu_seconds": limits.cpu_seconds,
+        "wall_seconds": limits.wall_seconds,
+        "processes": limits.processes,
+        "file_size_mb": limits.file_size_mb,
+        "open_files": limits.open_files,
+        "output_bytes": limits.output_bytes,
+    }
 
 
 _detected: Isolation | None = None
@@ -118,7 +196,8 @@ def isolation() -> Isolation:
     global _detected
     with _detect_lock:
         if _detected is None:
-            _detected = detect(_probe, is_root=os.geteuid() == 0)
+            tier = detect(_probe, is_root=os.geteuid() == 0)
+            _detected = detect_memory_limit(tier, _probe_cgroup)
         return _detected
 
 
@@ -140,6 +219,19 @@ def _probe(candidate: Isolation) -> str | None:
     return f"the probe program ended {result.status}: {last}"
 
 
+def _probe_cgroup(candidate: Isolation) -> str | None:
+    """Why a run under ``candidate`` does not get its cgroup here, or None if it does."""
+    try:
+        result = run_python(_PROBE, limits=Limits(wall_seconds=60), isolation=candidate)
+    except SandboxError as exc:
+        return str(exc)
+    if result.limits.get("memory_limit") != "cgroup":
+        return str(result.limits.get("memory_fallback", "the run did not join its cgroup"))
+    if result.status != "ok":
+        return f"the probe program ended {result.status} in its cgroup"
+    return None
+
+
 def run_python(
     source: str,
     *,
@@ -147,11 +239,16 @@ def run_python(
     limits: Limits = Limits(),
     files: Mapping[str, str] | None = None,
     isolation: Isolation | None = None,
+    idle_seconds: float | None = None,
+    startup_seconds: float | None = None,
 ) -> RunResult:
     """Run ``source`` as ``main.py`` in the sandbox and report how it ended.
 
     ``files`` are written next to ``main.py`` first (relative paths, e.g. a harness
-    module). ``isolation`` overrides the detected tier (tests use it to compare tiers).
+    module). With ``idle_seconds``, the run is stopped (status ``timeout``, ``idle``
+    set) when stdout stays silent that long (``startup_seconds`` before its first output,
+    if given): a program that reports after each step is stopped as soon as one stalls.
+    ``isolation`` overrides the detected tier (tests use it to compare tiers).
     Raises :class:`SandboxUnavailable` where processes cannot be bounded, and
     :class:`SandboxError` if the sandbox fails to set up; a program that fails in any
     way is a result, never an exception.
@@ -162,12 +259,14 @@ def run_python(
             "refusing to run untrusted code: this machine cannot bound its processes "
             f"({'; '.join(iso.notes)}). Run as a non-root user, or allow namespaces."
         )
+    limits = _with_memory(limits, workers=1)
     started = time.monotonic()
     with ExitStack() as stack:
         workdir = stack.enter_context(
             tempfile.TemporaryDirectory(prefix="rerank-sandbox-", ignore_cleanup_errors=True)
         )
         uid = stack.enter_context(uid_lease()) if iso.drops_uid else None
+        cgroup, cgroup_failure = _enter_cgroup(stack, iso, limits)
         _write_files(Path(workdir), source, files or {})
         if uid is not None and iso.namespaces == "none":
             os.chown(workdir, uid, uid)  # with namespaces the program gets a tmpfs instead
@@ -179,7 +278,7 @@ def run_python(
         stack.callback(os.close, status_r)
         try:
             proc = subprocess.Popen(
-                _command(iso, limits, uid, status_w),
+                _command(iso, limits, uid, status_w, cgroup=cgroup),
                 stdin=stdin_file if stdin_file is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -193,9 +292,40 @@ def run_python(
             os.close(status_w)
         with proc:
             watched = watch(
-                proc, status_r, limit=limits.output_bytes, deadline=started + limits.wall_seconds
+                proc,
+                status_r,
+                limit=limits.output_bytes,
+                deadline=started + limits.wall_seconds,
+                idle=idle_seconds,
+                first_idle=startup_seconds,
             )
-    return _result(watched, iso, time.monotonic() - started)
+    applied = _limits_applied(limits, iso, watched.status, cgroup_failure)
+    return _result(watched, iso, time.monotonic() - started, limits=applied)
+
+
+def _enter_cgroup(stack: ExitStack, iso: Isolation, limits: Limits) -> tuple[str | None, str]:
+    """The run's own cgroup (removed when ``stack`` closes), or None and why not: the
+    run then has RLIMIT_AS alone, which it always has."""
+    if iso.memory_limit != "cgroup" or limits.memory_mb is None:
+        return None, ""
+    parent, failure = cgroup_parent()
+    if parent is None:
+        return None, failure
+    return stack.enter_context(run_cgroup(parent, limits.memory_mb << 20, limits.processes))
+
+
+def _limits_applied(
+    limits: Limits, iso: Isolation, status: str, cgroup_failure: str
+) -> dict[str, object]:
+    """describe_limits(), with the mechanism this run got: a cgroup counts only once the
+    program reported that it joined it (the supervisor's ``cgroup`` status line)."""
+    described = describe_limits(limits, iso)
+    lines = status.splitlines()
+    if iso.memory_limit == "cgroup" and "cgroup" not in lines:
+        failed = [line[14:] for line in lines if line.startswith("cgroup-failed ")]
+        reason = cgroup_failure or (failed or ["the program never joined its cgroup"])[0]
+        described.update(memory_limit="rlimit-as", memory_fallback=reason)
+    return described
 
 
 def _write_files(workdir: Path, source: str, files: Mapping[str, str]) -> None:
@@ -212,9 +342,12 @@ def _write_files(workdir: Path, source: str, files: Mapping[str, str]) -> None:
         path.chmod(0o644)  # readable by the throwaway uid whatever our umask
 
 
-def _command(iso: Isolation, limits: Limits, uid: int | None, status_fd: int) -> list[str]:
+def _command(
+    iso: Isolation, limits: Limits, uid: int | None, status_fd: int, *, cgroup: str | None = None
+) -> list[str]:
     if not sys.executable:
         raise SandboxError("sys.executable is empty: no interpreter to run programs with")
+    memory_mb = limits.memory_mb if limits.memory_mb is not None else default_memory_mb()
     nproc = limits.processes
     if iso.method == "rlimit" or (iso.namespaces == "user" and not nproc_counts_per_namespace()):
         nproc += tasks_of(os.geteuid())  # RLIMIT_NPROC counts what we already run
@@ -229,7 +362,7 @@ def _command(iso: Isolation, limits: Limits, uid: int | None, status_fd: int) ->
         f"parent={os.getpid()}",
         f"ns={iso.namespaces}",
         f"cpu={max(1, math.ceil(limits.cpu_seconds))}",
-        f"as={limits.memory_mb << 20}",
+        f"as={memory_mb << 20}",
         f"fsize={limits.file_size_mb << 20}",
         f"nofile={limits.open_files}",
         f"nproc={nproc}",
@@ -237,6 +370,8 @@ def _command(iso: Isolation, limits: Limits, uid: int | None, status_fd: int) ->
     ]
     if uid is not None:
         args += [f"uid={uid}", f"gid={uid}"]
+    if cgroup is not None:
+        args.append(f"cgroup={cgroup}/cgroup.procs")
     if not iso.network_isolated:
         args.append("guard=1")
     args += [f"path={d}" for d in site_dirs()]
@@ -246,7 +381,9 @@ def _command(iso: Isolation, limits: Limits, uid: int | None, status_fd: int) ->
     return args
 
 
-def _result(watched: Watched, iso: Isolation, seconds: float) -> RunResult:
+def _result(
+    watched: Watched, iso: Isolation, seconds: float, *, limits: dict[str, object] | None = None
+) -> RunResult:
     lines = watched.status.splitlines()
     errors = [line[6:] for line in lines if line.startswith("error ")]
     if errors:
@@ -272,6 +409,8 @@ def _result(watched: Watched, iso: Isolation, seconds: float) -> RunResult:
         stderr=watched.stderr.decode("utf-8", "replace"),
         truncated=watched.truncated,
         seconds=seconds,
+        idle=watched.idle,
+        limits=limits or {},
     )
 
 
@@ -280,6 +419,9 @@ Job = str | tuple[str] | tuple[str, str | None] | tuple[str, str | None, Mapping
 
 class SandboxPool:
     """Runs many programs at once: each worker thread manages one sandboxed subprocess.
+
+    An unset ``limits.memory_mb`` becomes ``default_memory_mb(workers)`` when the pool
+    is made, so that all workers together stay within the host's memory.
 
     Examples
     --------
@@ -295,22 +437,39 @@ class SandboxPool:
         *,
         isolation: Isolation | None = None,
     ) -> None:
-        self.limits = limits
         self.isolation = isolation
         self.workers = workers or os.cpu_count() or 1
+        # Resolved once, here: a default memory cap is this pool's share of the host's.
+        self.limits = _with_memory(limits, self.workers)
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="sandbox")
 
     def submit(
-        self, source: str, stdin: str | None = None, files: Mapping[str, str] | None = None
+        self,
+        source: str,
+        stdin: str | None = None,
+        files: Mapping[str, str] | None = None,
+        *,
+        wall_seconds: float | None = None,
+        idle_seconds: float | None = None,
+        startup_seconds: float | None = None,
     ) -> Future[RunResult]:
-        """Queue one run; the future's result is its :class:`RunResult`."""
+        """Queue one run; the future's result is its :class:`RunResult`.
+
+        ``wall_seconds`` lowers the pool's wall clock for this run (never raises it);
+        ``idle_seconds`` and ``startup_seconds`` are :func:`run_python`'s.
+        """
+        limits = self.limits
+        if wall_seconds is not None and wall_seconds < limits.wall_seconds:
+            limits = replace(limits, wall_seconds=max(0.1, wall_seconds))
         return self._executor.submit(
             run_python,
             source,
             stdin=stdin,
-            limits=self.limits,
+            limits=limits,
             files=files,
             isolation=self.isolation,
+            idle_seconds=idle_seconds,
+            startup_seconds=startup_seconds,
         )
 
     def run_many(self, jobs: Iterable[Job]) -> list[RunResult]:

@@ -15,11 +15,13 @@ over exactly when the supervisor exits. Without a pid namespace the supervisor i
 child subreaper: orphans that escaped with setsid() are reparented to it, and it kills
 them itself.
 
-Status pipe protocol, one line each: ``pid N`` (our child), ``ready`` (the untrusted code
-starts now), ``exit W`` (the program's raw wait status), ``error MESSAGE`` (setup failed:
-fail closed, the untrusted code never ran). The program closes the pipe before the
-untrusted code runs, so nothing that code does can forge a line. SIGTERM asks the
-supervisor to SIGKILL its child: the host's wall clock.
+Status pipe protocol, one line each: ``pid N`` (our child), ``cgroup`` (the program
+joined the run's cgroup) or ``cgroup-failed MESSAGE`` (it could not: RLIMIT_AS alone
+bounds its memory), ``ready`` (the untrusted code starts now), ``exit W`` (the program's
+raw wait status), ``error MESSAGE`` (setup failed: fail closed, the untrusted code never
+ran). The program closes the pipe before the untrusted code runs, so nothing that code
+does can forge a line. SIGTERM asks the supervisor to SIGKILL its child: the host's
+wall clock.
 """
 
 # Not signal.py, and no contextlib: their imports (enum, collections, functools) would
@@ -66,6 +68,8 @@ class Options:
         self.nproc = int(values["nproc"])
         self.scratch = int(values.get("scratch", 1 << 24))
         self.guard = values.get("guard") == "1"
+        self.cgroup = values.get("cgroup")  # the run's cgroup.procs, if it has a cgroup
+        self.cgroup_fd = -1
         self.hide, self.expose, self.path = lists["hide"], lists["expose"], lists["path"]
 
 
@@ -284,6 +288,38 @@ def drop_privileges(libc, opts):
     libc("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, what="no_new_privs")
 
 
+def open_cgroup(opts):
+    """Open the run's ``cgroup.procs`` now, while /sys is writable: the namespaces make
+    it read-only, and the fd keeps the host's writable mount. Failing that, the run
+    falls back to RLIMIT_AS alone, and says so."""
+    if opts.cgroup:
+        try:
+            opts.cgroup_fd = os.open(opts.cgroup, os.O_WRONLY)
+        except OSError as exc:
+            report(opts.status_fd, f"cgroup-failed {exc}")
+
+
+def close_cgroup(opts):
+    if opts.cgroup_fd >= 0:
+        os.close(opts.cgroup_fd)
+        opts.cgroup_fd = -1
+
+
+def join_cgroup(opts):
+    """Move the program into the run's cgroup, so that it and everything it starts
+    share its memory.max; then close the fd, before any untrusted code runs."""
+    if opts.cgroup_fd < 0:
+        return
+    try:
+        os.write(opts.cgroup_fd, b"0")  # "0": the writing process itself
+    except OSError as exc:
+        report(opts.status_fd, f"cgroup-failed {exc}")
+    else:
+        report(opts.status_fd, "cgroup")
+    finally:
+        close_cgroup(opts)
+
+
 def check_alive(alive_fd):
     """Exit now if the parent that set up ``alive_fd`` (holding its write end) is gone."""
     os.set_blocking(alive_fd, False)
@@ -297,6 +333,7 @@ def check_alive(alive_fd):
 
 def prepare_program(libc, opts, alive_fd):
     """Everything between fork and the untrusted code; any failure aborts the run."""
+    join_cgroup(opts)  # first: from here on everything the program allocates is charged
     os.setsid()  # its own group: kill(0, ...) from the program reaches nobody else
     set_limits(opts)
     drop_privileges(libc, opts)
@@ -350,6 +387,7 @@ def init_namespace(libc, opts, files, alive_fd):
     if pid == 0:
         start_program(libc, opts, None)
         return
+    close_cgroup(opts)
     release_output()
     while True:  # as init we also reap the program's orphans
         reaped, status = os.wait()
@@ -446,6 +484,7 @@ def supervise(argv):
         libc("prctl", PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0, what="pdeathsig")
         if os.getppid() != opts.parent:
             os._exit(1)
+        open_cgroup(opts)
         files = []
         if opts.namespaces != "none":
             files = read_tree()  # before /tmp, where the host put them, is covered
@@ -466,6 +505,7 @@ def supervise(argv):
             init_namespace(libc, opts, files, alive_r)
         return
     os.close(alive_r)
+    close_cgroup(opts)
     _program_pid, _program_pidfd = pid, open_pidfd(pid)
     report(opts.status_fd, f"pid {pid}")
     release_output()

@@ -6,10 +6,13 @@ pipe as data arrives (so the program never blocks on a full pipe), keeps at most
 gigabytes costs us no memory), and waits on a pidfd for the supervisor's exit (no
 polling where the kernel has pidfds).
 
-At the deadline it sends SIGTERM to the supervisor, which SIGKILLs the program and
-reports once everything below it is gone. Only if the supervisor itself does not answer
-within ``KILL_GRACE`` is its whole process group SIGKILLed. The supervisor is our
-child and is reaped only at the very end, so neither pid can have been reused by then.
+With ``idle`` set, the run is also stopped when stdout has been silent that long
+(``first_idle`` before its first output, if given): a program that reports after each
+step, and stalls in one, is stopped at once rather than at the wall clock. At the
+deadline it sends SIGTERM to the supervisor, which SIGKILLs the program and reports once
+everything below it is gone. Only if the supervisor itself does not answer within
+``KILL_GRACE`` is its whole process group SIGKILLed. The supervisor is our child and is
+reaped only at the very end, so neither pid can have been reused by then.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ class Watched:
     stderr: bytes
     status: str  # the supervisor's status lines
     truncated: bool  # stdout or stderr went past the limit
-    stopped: bool  # we asked the supervisor to kill the program (wall clock)
+    stopped: bool  # we asked the supervisor to kill the program (wall clock or idle)
     returncode: int | None  # the supervisor's own exit code
+    idle: bool = False  # it was stopped because stdout went silent for ``idle`` seconds
 
 
 def _pidfd(pid: int) -> int | None:
@@ -48,8 +52,17 @@ def _pidfd(pid: int) -> int | None:
         return None
 
 
-def watch(proc: subprocess.Popen, status_fd: int, *, limit: int, deadline: float) -> Watched:
-    """Drain ``proc``'s pipes until they close and it exits, enforcing ``deadline``."""
+def watch(
+    proc: subprocess.Popen,
+    status_fd: int,
+    *,
+    limit: int,
+    deadline: float,
+    idle: float | None = None,
+    first_idle: float | None = None,
+) -> Watched:
+    """Drain ``proc``'s pipes until they close and it exits, enforcing ``deadline`` and,
+    when given, at most ``idle`` seconds of silence on stdout."""
     assert proc.stdout is not None and proc.stderr is not None
     buffers = {
         proc.stdout.fileno(): bytearray(),
@@ -64,17 +77,22 @@ def watch(proc: subprocess.Popen, status_fd: int, *, limit: int, deadline: float
     pidfd = _pidfd(proc.pid)
     if pidfd is not None:
         selector.register(pidfd, selectors.EVENT_READ)
-    open_pipes, exited, stopped, truncated = len(buffers), False, False, False
+    open_pipes, exited, stopped, truncated, went_idle = len(buffers), False, False, False, False
+    heard, silence = time.monotonic(), first_idle if first_idle is not None else idle
     try:
         while open_pipes or not exited:
             now = time.monotonic()
+            if silence is not None and not stopped and now - heard >= silence:
+                went_idle, deadline = True, now
             if now >= deadline:
                 if stopped:  # the supervisor did not answer: last resort
                     _killpg(proc.pid)
                     break
                 proc.send_signal(signal.SIGTERM)
                 stopped, deadline = True, now + KILL_GRACE
-            timeout = deadline - now if pidfd is not None else min(deadline - now, 0.05)
+            wake = deadline if silence is None or stopped else min(deadline, heard + silence)
+            timeout = max(0.0, wake - now)
+            timeout = timeout if pidfd is not None else min(timeout, 0.05)
             for key, _ in selector.select(timeout):
                 if key.fd == pidfd:
                     exited = True
@@ -88,6 +106,8 @@ def watch(proc: subprocess.Popen, status_fd: int, *, limit: int, deadline: float
                     selector.unregister(key.fd)
                     open_pipes -= 1
                     continue
+                if key.fd == proc.stdout.fileno():
+                    heard, silence = time.monotonic(), idle
                 buffer = buffers[key.fd]
                 room = caps[key.fd] - len(buffer)
                 if len(chunk) > room:
@@ -108,6 +128,7 @@ def watch(proc: subprocess.Popen, status_fd: int, *, limit: int, deadline: float
         truncated=truncated,
         stopped=stopped,
         returncode=proc.returncode,
+        idle=went_idle,
     )
 
 

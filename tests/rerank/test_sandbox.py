@@ -164,6 +164,20 @@ def test_sleeper_times_out(iso):
     assert_runs_go_on(iso)
 
 
+def test_a_silent_program_is_stopped_at_its_idle_limit(iso):
+    """With idle_seconds, a program whose stdout goes quiet is stopped long before its
+    wall clock, and the result says why; startup_seconds covers the silence before the
+    first output."""
+    source = "import sys, time\ntime.sleep(0.5)\nprint('step', flush=True)\ntime.sleep(60)\n"
+    limits = Limits(cpu_seconds=60, wall_seconds=60)
+    result = run_python(source, limits=limits, isolation=iso, idle_seconds=1.0, startup_seconds=3.0)
+    assert (result.status, result.idle, result.stdout) == ("timeout", True, "step\n")
+    assert result.seconds < 20
+    talker = "import time\nfor _ in range(6):\n    print('.', flush=True)\n    time.sleep(0.3)\n"
+    result = run_python(talker, limits=limits, isolation=iso, idle_seconds=1.0)
+    assert (result.status, result.idle) == ("ok", False)
+
+
 def test_memory_bomb_fails_inside_the_program(iso):
     """Allocating past memory_mb fails in the program (MemoryError) and not in ours."""
     limits = Limits(cpu_seconds=10, wall_seconds=30, memory_mb=128)  # page faults are slow
