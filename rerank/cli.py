@@ -1,10 +1,20 @@
-"""The ``rerank`` command line: parses options, calls the library, reports errors as one line."""
+"""The ``rerank`` command line: parses options, calls the library, reports errors as one line.
+
+Exit codes (docs/formats.md): 0 done; 1 the run stopped on an error it names (input,
+options, a full disk) or some items failed (``--resume`` retries them); 2 a usage error;
+:data:`EXIT_INTERNAL` a bug in rerank; :data:`EXIT_INTERRUPTED` Ctrl-C.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import platform
 import sys
-from collections.abc import Callable
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -12,11 +22,11 @@ import click
 from rerank import __version__
 from rerank.cli_report import report
 from rerank.cli_skills import skills
-from rerank.errors import RerankError
+from rerank.errors import OutputError, RerankError
 from rerank.items import TASK_KINDS
 from rerank.judges import Judge, create_judge, parse_spec
 from rerank.readers import FORMATS, Fields
-from rerank.run import RunOptions, RunSummary, run_select
+from rerank.run import RunOptions, RunSummary, how_to_finish, run_select
 from rerank.selector import (
     AGGREGATES,
     DEFAULT_JUDGE,
@@ -26,7 +36,83 @@ from rerank.selector import (
     StrategyConfig,
 )
 
-__all__ = ["main"]
+__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "main", "one_line_errors"]
+
+EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h: an internal software error
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for a command stopped by Ctrl-C
+
+
+class InternalError(click.ClickException):
+    """A bug in rerank (an exception that is not a ``RerankError``), said as one."""
+
+    exit_code = EXIT_INTERNAL
+
+
+@contextmanager
+def one_line_errors(*, debug: bool, interrupted: str) -> Iterator[None]:
+    """Turn whatever escapes a command into one line on stderr and an exit code: rerank's
+    own errors (1), Ctrl-C (:data:`EXIT_INTERRUPTED`; ``interrupted`` says what to do
+    next), and anything else, a bug (:data:`EXIT_INTERNAL`; its traceback goes to a log
+    file, or with ``debug`` to stderr)."""
+    try:
+        yield
+    except RerankError as exc:
+        if isinstance(exc, OutputError) and exc.target == "-":
+            _detach_stdout()
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo(f"Interrupted: {interrupted}", err=True)
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+    except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise  # click's own: a usage error, an exit code
+    except Exception as exc:
+        raise _internal_error(exc, debug=debug) from None
+
+
+def _detach_stdout() -> None:
+    """Point stdout at the null device after writing to it failed: the rows left in its
+    buffer cannot be written, and the flush at exit would report that a second time."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):  # no file descriptor behind stdout (a test's capture)
+        pass
+
+
+def _internal_error(exc: Exception, *, debug: bool) -> InternalError:
+    details = "".join(traceback.format_exception(exc))
+    if debug:
+        click.echo(details.rstrip(), err=True)
+        where = "the traceback above"
+    else:
+        log = _save_traceback(details)
+        where = (
+            f"the traceback in {log} (--debug shows it here)"
+            if log
+            else "the traceback --debug shows (it could not be saved to a file)"
+        )
+    what = (str(exc).strip().splitlines() or [""])[0]
+    what = f"{type(exc).__name__}: {what[:200]}" if what else type(exc).__name__
+    return InternalError(
+        f"internal error ({what}): this is a bug in rerank; please report it with {where}"
+    )
+
+
+def _save_traceback(details: str) -> str | None:
+    """Write the traceback of an internal error to a new log file; its path, or None."""
+    header = (
+        f"rerank {__version__}, Python {platform.python_version()} on {platform.platform()}\n"
+        f"command: {' '.join(sys.argv)}\n\n"
+    )
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="rerank-internal-error-", suffix=".log", delete=False
+        ) as log:
+            log.write(header + details)
+    except OSError:
+        return None
+    return log.name
 
 
 def _checkpoints(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -284,6 +370,11 @@ def main() -> None:
     default=None,
     help="Progress bar on stderr (default: only on a terminal).",
 )
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="On an internal error (a bug), print its traceback instead of saving it to a file.",
+)
 @_llm_options
 def select_command(
     files: tuple[str, ...],
@@ -308,6 +399,7 @@ def select_command(
     aggregate: str,
     checkpoints: tuple[int, ...],
     progress: bool | None,
+    debug: bool,
     **llm: Any,
 ) -> None:
     """Choose the best candidate for every prompt in FILES (JSON lines, JETTS, parquet,
@@ -325,7 +417,7 @@ def select_command(
     )
     if fields != default and fmt == "auto":
         fmt = "columns"
-    try:
+    with one_line_errors(debug=debug, interrupted=how_to_finish(out, trace)):
         config = StrategyConfig(
             name=strategy,
             seed=seed,
@@ -356,8 +448,6 @@ def select_command(
             progress=progress,
         )
         summary = asyncio.run(_run(options))
-    except RerankError as exc:
-        raise click.ClickException(str(exc)) from None
     click.echo(summary.line(), err=True)
     if summary.failed:
         sys.exit(1)

@@ -4,6 +4,7 @@
 
     RerankError                 anything rerank raises on purpose
     ├── InputError              a candidate file or row is malformed (names file, line, field)
+    ├── OutputError             an output cannot be written, e.g. the disk is full (names it)
     ├── ConfigError             an option, judge spec or strategy name is not usable
     │   ├── CacheError          the verdict cache file cannot be used (names the file)
     │   └── SkillError          a skill package is invalid (every problem: file and field)
@@ -13,10 +14,14 @@
         └── EndpointError       no LLM endpoint answered (names each one tried and why)
             └── RequestRejectedError  an endpoint refused the request itself (4xx)
 
-The CLI turns every ``RerankError`` into a one-line message and a non-zero exit code.
+The CLI turns every ``RerankError`` into a one-line message and a non-zero exit code. A
+judge's ``JudgeError`` fails only its item (``--resume`` retries it); any other exception
+that escapes is a bug in rerank, and the CLI says so (``docs/formats.md``, exit codes).
 """
 
 from __future__ import annotations
+
+import errno
 
 __all__ = [
     "CacheError",
@@ -24,6 +29,7 @@ __all__ = [
     "EndpointError",
     "InputError",
     "JudgeError",
+    "OutputError",
     "RequestRejectedError",
     "RerankError",
 ]
@@ -46,6 +52,36 @@ class InputError(RerankError):
         where = file if line is None else f"{file}:{line}"
         what = f" field {field!r}:" if field else ""
         super().__init__(f"{where}:{what} {message}")
+
+
+class OutputError(RerankError):
+    """An output (a file, stdout, a temporary index) could not be written.
+
+    ``target`` names it (``-`` is stdout), ``reason`` says why in a user's words ("the disk
+    is full"; then ``disk_full`` is true), and ``hint`` what to do about it, which the
+    caller that knows the run adds.
+    """
+
+    def __init__(
+        self, target: str, reason: str, *, disk_full: bool = False, hint: str = ""
+    ) -> None:
+        self.target = target
+        self.reason = reason
+        self.disk_full = disk_full
+        self.hint = hint
+        name = "stdout" if target == "-" else target
+        super().__init__(f"cannot write {name}: {reason}" + (f"; {hint}" if hint else ""))
+
+    @classmethod
+    def from_os_error(cls, target: str, exc: OSError) -> OutputError:
+        """The error for an ``OSError`` met while writing ``target``."""
+        full = {
+            errno.ENOSPC: "the disk is full (no space left on device)",
+            errno.EDQUOT: "the disk is full (the disk quota is exceeded)",
+        }
+        if exc.errno in full:
+            return cls(target, full[exc.errno], disk_full=True)
+        return cls(target, exc.strerror or str(exc))
 
 
 class ConfigError(RerankError):

@@ -5,7 +5,8 @@ judge may use) and the labels. Labels (scores and gold fields such as a referenc
 solution) are for reports and the simulated judge only: every other judge receives
 :meth:`Item.public`, a copy without them. Readers build items through an explicit
 allowlist (:data:`VISIBLE_RESOURCES`), so a field of a source row reaches a judge only when
-it is named there or granted with ``expose``.
+it is named there or granted with ``expose``, and only in its shape
+(:data:`RESOURCE_SHAPES`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = [
+    "RESOURCE_SHAPES",
     "TASK_KINDS",
     "VISIBLE_RESOURCES",
     "Candidate",
     "Item",
     "Labels",
+    "ResourceShape",
     "Task",
+    "resource_problem",
 ]
 
 TASK_KINDS: tuple[str, ...] = ("math", "code", "instruction", "general")
@@ -35,6 +39,55 @@ VISIBLE_RESOURCES: frozenset[str] = frozenset(
         "kwargs",  # their arguments
     }
 )
+
+
+@dataclass(frozen=True)
+class ResourceShape:
+    """The JSON a resource may hold: a value of one of ``whole``, or a list whose elements
+    are of ``elements`` (``None``: no list). ``null`` always stands for an absent resource."""
+
+    description: str
+    whole: tuple[type, ...] = ()
+    elements: tuple[type, ...] | None = None
+    element_description: str = ""
+
+
+#: The shapes of the resources a judge may receive, checked when rows are read: a resource
+#: of another shape would otherwise reach a verifier and fail there, far from its row.
+RESOURCE_SHAPES: dict[str, ResourceShape] = {
+    "tests": ResourceShape("a string or a list of strings", (str,), (str,), "a string"),
+    "inputs": ResourceShape("a list (of argument lists or strings)", (), (object,)),
+    "entry_point": ResourceShape("a string", (str,)),
+    "instruction_id_list": ResourceShape("a list of strings", (), (str,), "a string"),
+    "kwargs": ResourceShape("a list of objects", (), (dict, type(None)), "an object or null"),
+    "reference": ResourceShape("a string or a number", (str, int, float)),  # via --expose
+}
+
+
+def resource_problem(name: str, value: Any) -> tuple[str, str] | None:
+    """Why ``value`` cannot be the resource ``name``: where inside it (``""`` or ``"[2]"``)
+    and what is wrong; ``None`` when it can be, or when ``name`` has no known shape.
+
+    Examples
+    --------
+    >>> resource_problem("tests", 5)
+    ('', 'expected a string or a list of strings, got int')
+    >>> resource_problem("tests", ["assert f()", 3])
+    ('[1]', 'expected a string, got int')
+    >>> resource_problem("entry_point", "add") is None
+    True
+    """
+    shape = RESOURCE_SHAPES.get(name)
+    if shape is None or value is None:
+        return None
+    if isinstance(value, shape.whole) and not isinstance(value, bool):  # JSON true is no number
+        return None
+    if shape.elements is None or not isinstance(value, list):
+        return "", f"expected {shape.description}, got {type(value).__name__}"
+    for i, element in enumerate(value):
+        if not isinstance(element, shape.elements):
+            return f"[{i}]", f"expected {shape.element_description}, got {type(element).__name__}"
+    return None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import IO, Any
 
-from rerank.errors import ConfigError
+from rerank.errors import ConfigError, OutputError
 from rerank.judges.llm_dedup import DEDUP_SUFFIX
 from rerank.selector import ItemResult
 from tournaments import Match, outcome_of
@@ -170,30 +170,47 @@ def trace_row(result: ItemResult) -> dict[str, Any]:
 
 
 class RowWriter:
-    """Appends JSON rows to a file (or stdout for ``-``), flushing after each one."""
+    """Appends JSON rows to a file (or stdout for ``-``), flushing after each one.
+
+    A failed open, write or close (a full disk, ...) raises :class:`OutputError` naming the
+    file; after a failed write, closing drops what could not be written (a resume cuts the
+    torn line it may leave) instead of failing a second time.
+    """
 
     def __init__(self, path: str | None, *, append: bool) -> None:
         self.path = path
         self._own = path not in (None, "-")
+        self._failed = False
         self._file: IO[str] | None
         if path is None:
             self._file = None
         elif path == "-":
             self._file = sys.stdout
         else:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            # Held open for the whole run and closed in close(): a with-block cannot span it.
-            self._file = open(path, "a" if append else "w", encoding="utf-8")  # noqa: SIM115
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # Held open for the whole run and closed in close(): a with-block cannot span it.
+                self._file = open(path, "a" if append else "w", encoding="utf-8")  # noqa: SIM115
+            except OSError as exc:
+                raise OutputError.from_os_error(path, exc) from exc
 
     def write(self, row: dict[str, Any]) -> None:
         if self._file is None:
             return
-        self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
+            self._file.flush()
+        except OSError as exc:
+            self._failed = True
+            raise OutputError.from_os_error(self.path or "-", exc) from exc
 
     def close(self) -> None:
         if self._own and self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:
+                if not self._failed:  # else already reported by write()
+                    raise OutputError.from_os_error(self.path or "-", exc) from exc
 
 
 def _cut_torn_tail(path: Path) -> bool:
@@ -262,16 +279,20 @@ def prune_trace(path: str, done: set[tuple[str, str]]) -> int:
     _cut_torn_tail(p)
     tmp = p.with_name(p.name + ".resume-tmp")
     dropped = 0
-    with open(p, encoding="utf-8") as src, open(tmp, "w", encoding="utf-8") as dst:
-        for line in src:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                dropped += 1
-                continue
-            if row_key(row.get("file"), str(row.get("id"))) in done:
-                dst.write(line)
-            else:
-                dropped += 1
+    try:
+        with open(p, encoding="utf-8") as src, open(tmp, "w", encoding="utf-8") as dst:
+            for line in src:
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    dropped += 1
+                    continue
+                if row_key(row.get("file"), str(row.get("id"))) in done:
+                    dst.write(line)
+                else:
+                    dropped += 1
+    except OSError as exc:  # the trace itself is untouched: a rerun can try again
+        tmp.unlink(missing_ok=True)
+        raise OutputError.from_os_error(str(tmp), exc) from exc
     os.replace(tmp, p)
     return dropped

@@ -7,36 +7,48 @@ Three shapes are understood, and detected from the first row of a file:
 - columns: any table ``datasets`` can load (json, jsonl, parquet, csv, or a hub dataset name),
   read with ``prompt_field`` / ``candidates_field`` (dotted paths reach nested fields).
 
-JSON lines files (optionally gzipped) are parsed here line by line so that an error can
-name its line; other files stream through ``datasets``. Either way memory stays flat in the
-number of rows: even the duplicate-id check, which must remember every id of the file, keeps
-them in a temporary on-disk index (:class:`_SeenIds`) rather than in a set. A malformed row
-raises :class:`~rerank.errors.InputError`, or, when an ``on_invalid`` callback is given, is
-handed to it and skipped.
+JSON lines files (optionally gzipped) and CSV files are parsed here line by line so that an
+error can name its line; other files stream through ``datasets``. Either way memory stays
+flat in the number of rows: even the duplicate-id check, which must remember every id of
+the file, keeps them in a temporary on-disk index (:class:`_SeenIds`) rather than in a set.
+A malformed row raises :class:`~rerank.errors.InputError`, or, when an ``on_invalid``
+callback is given, is handed to it and skipped. A file that cannot be read on (missing, not
+gzip, cut short) raises ``InputError`` whatever the callback, once the rows before the break
+were yielded.
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import math
 import sqlite3
+import sys
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rerank.errors import InputError
-from rerank.items import TASK_KINDS, VISIBLE_RESOURCES, Candidate, Item, Labels, Task
+from rerank.errors import InputError, OutputError
+from rerank.items import (
+    TASK_KINDS,
+    VISIBLE_RESOURCES,
+    Candidate,
+    Item,
+    Labels,
+    Task,
+    resource_problem,
+)
 
-__all__ = ["FORMATS", "Fields", "detect_format", "jsonl_rows", "read_items"]
+__all__ = ["FORMATS", "Fields", "csv_rows", "detect_format", "jsonl_rows", "read_items"]
 
 FORMATS: tuple[str, ...] = ("auto", "jetts", "simple", "columns")
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json.gz", ".ndjson.gz")
+_CSV_DELIMITERS = {".csv": ",", ".tsv": "\t"}
 _DATASET_LOADERS = {
     ".parquet": "parquet",
-    ".csv": "csv",
-    ".tsv": "csv",
     ".json": "json",
     ".arrow": "arrow",
 }
@@ -112,6 +124,9 @@ def _rows(name: str) -> Iterator[tuple[int, dict | InputError]]:
             lower.endswith(".json") and not _is_json_array(path)
         ):
             return jsonl_rows(path)
+        delimiter = next((v for k, v in _CSV_DELIMITERS.items() if lower.endswith(k)), None)
+        if delimiter is not None:
+            return csv_rows(path, delimiter=delimiter)
         loader = next((v for k, v in _DATASET_LOADERS.items() if lower.endswith(k)), None)
         if loader is None:
             return jsonl_rows(path)  # unknown suffix: JSON lines is our native format
@@ -129,40 +144,114 @@ def _is_json_array(path: Path) -> bool:
 
 def jsonl_rows(path: Path) -> Iterator[tuple[int, dict | InputError]]:
     """``(line, object)`` for each non-blank line of a JSON lines file (plain or ``.gz``),
-    or ``(line, InputError)`` for a line that is not UTF-8, not JSON or not an object."""
+    or ``(line, InputError)`` for a line that is not UTF-8, not JSON or not an object.
+
+    A file that cannot be read on (not gzip, cut short, a read error) raises
+    :class:`~rerank.errors.InputError` after the lines before the break were yielded.
+    """
     name = str(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield (
-                    number,
-                    InputError(f"invalid UTF-8 at byte {exc.start}", file=name, line=number),
-                )
-                continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield (
-                    number,
-                    InputError(
-                        f"invalid JSON: {exc.msg} (column {exc.colno})", file=name, line=number
-                    ),
-                )
-                continue
-            if not isinstance(row, dict):
-                yield (
-                    number,
-                    InputError(
-                        f"expected a JSON object, got {type(row).__name__}", file=name, line=number
-                    ),
-                )
-                continue
-            yield number, row
+    number = 0
+    try:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
+            for number, raw in enumerate(f, start=1):
+                if raw.strip():
+                    yield number, _json_line(raw, name, number)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _unreadable(name, number, exc) from None
+
+
+def _json_line(raw: bytes, name: str, number: int) -> dict | InputError:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return InputError(f"invalid UTF-8 at byte {exc.start}", file=name, line=number)
+    try:
+        row = _parse_json(text)
+    except ValueError as exc:
+        return InputError(str(exc), file=name, line=number)
+    if not isinstance(row, dict):
+        return InputError(
+            f"expected a JSON object, got {type(row).__name__}", file=name, line=number
+        )
+    return row
+
+
+def _parse_json(text: str) -> Any:
+    """``json.loads``, with every way it can fail as a ``ValueError`` saying why in a line:
+    invalid JSON, nesting too deep to parse, an integer too long to convert."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply to read") from None
+    except ValueError as exc:  # int(): "Exceeds the limit (4300 digits) for integer ..."
+        limit = sys.get_int_max_str_digits()
+        raise ValueError(
+            f"invalid JSON: an integer of more than {limit} digits (Python's limit on "
+            "converting them; the environment variable PYTHONINTMAXSTRDIGITS raises it)"
+            if "digits" in str(exc)
+            else f"invalid JSON: {exc}"
+        ) from None
+
+
+def _unreadable(name: str, reached: int, exc: BaseException) -> InputError:
+    """The error for a file that cannot be read on after line ``reached`` (0: at all)."""
+    if isinstance(exc, EOFError):
+        why = "the file is cut short (its gzip data ends early)"
+    elif isinstance(exc, gzip.BadGzipFile) and str(exc).startswith("Not a gzipped file"):
+        why = "not a gzip file, although its name ends in .gz"
+    elif isinstance(exc, gzip.BadGzipFile | zlib.error):
+        why = f"the gzip data is corrupt ({exc})"
+    else:
+        why = f"cannot be read: {getattr(exc, 'strerror', None) or exc}"
+    if reached == 0:
+        return InputError(why, file=name)
+    message = f"reading stopped here: {why}; the {reached} lines before were read"
+    return InputError(message, file=name, line=reached + 1)
+
+
+def csv_rows(path: Path, *, delimiter: str = ",") -> Iterator[tuple[int, dict | InputError]]:
+    """``(line, row)`` for each data row of a CSV file, ``line`` being the file line the row
+    starts on: the header is line 1, and a quoted cell may span lines. Cells are strings (a
+    JSON list in one is parsed later); an empty cell is an absent field."""
+    name = str(path)
+    # A cell may hold a long response; the default limit of 128 KiB would refuse it.
+    csv.field_size_limit(2**31 - 1)
+    reached = 0
+    try:
+        with open(path, "rb") as f:
+            # Undecodable bytes are kept as surrogates, so that one bad cell fails its row.
+            lines = (raw.decode("utf-8", "surrogateescape") for raw in f)
+            reader = csv.reader(lines, delimiter=delimiter)
+            header = next(reader, [])
+            if header:
+                header[0] = header[0].removeprefix("\ufeff")  # a byte order mark
+            reached = reader.line_num
+            for cells in reader:
+                line, reached = reached + 1, reader.line_num
+                if any(cells):
+                    yield line, _csv_row(header, cells, name, line)
+    except csv.Error as exc:
+        message = f"not valid CSV: {exc} (reading stopped in the row starting here)"
+        raise InputError(message, file=name, line=reached + 1) from None
+    except OSError as exc:
+        raise _unreadable(name, reached, exc) from None
+
+
+def _csv_row(header: list[str], cells: list[str], name: str, line: int) -> dict | InputError:
+    if len(cells) > len(header):
+        message = f"{len(cells)} cells, but the header names {len(header)} columns"
+        return InputError(message, file=name, line=line)
+    row = {}
+    for column, cell in zip(header, cells, strict=False):
+        try:
+            cell.encode("utf-8")
+        except UnicodeEncodeError:
+            return InputError("invalid UTF-8", file=name, line=line, field=column)
+        if cell != "":
+            row[column] = cell
+    return row
 
 
 def _dataset_rows(name: str, *, loader: str | None) -> Iterator[tuple[int, dict | InputError]]:
@@ -218,11 +307,17 @@ class _SeenIds:
     def add(self, item_id: str, line: int) -> int | None:
         """Record ``item_id`` as read on ``line``; if it was read before, the line it was
         first read on (and nothing is recorded)."""
-        if self._db is None:
-            self._db = self._open()
-        cursor = self._db.execute(
-            "INSERT INTO seen VALUES (?, ?) ON CONFLICT DO NOTHING", (item_id, line)
-        )
+        try:
+            if self._db is None:
+                self._db = self._open()
+            cursor = self._db.execute(
+                "INSERT INTO seen VALUES (?, ?) ON CONFLICT DO NOTHING", (item_id, line)
+            )
+        except sqlite3.OperationalError as exc:
+            where = "the temporary index of row ids (in $SQLITE_TMPDIR, $TMPDIR or /var/tmp)"
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                raise OutputError(where, "the disk is full", disk_full=True) from exc
+            raise OutputError(where, str(exc)) from exc
         if cursor.rowcount == 1:
             return None
         (first,) = self._db.execute("SELECT line FROM seen WHERE id = ?", (item_id,)).fetchone()
@@ -305,6 +400,7 @@ class _RowParser:
             scores=scores,
             hidden_candidates=hidden,
             task_fields=metadata,
+            task_path="query.metadata",
             extra={},
             line=line,
         )
@@ -320,11 +416,7 @@ class _RowParser:
             candidates = _get(row, f.candidates)
         except KeyError:
             raise self.error("missing", line, f.candidates) from None
-        if isinstance(candidates, str) and candidates.lstrip().startswith("["):
-            try:  # a CSV cell holding a JSON list
-                candidates = json.loads(candidates)
-            except json.JSONDecodeError as exc:
-                raise self.error(f"not a JSON list: {exc.msg}", line, f.candidates) from None
+        candidates = self._json_cell(candidates, line, f.candidates)
         if not isinstance(candidates, list):
             raise self.error(
                 f"expected a list, got {type(candidates).__name__}", line, f.candidates
@@ -348,6 +440,7 @@ class _RowParser:
             scores_value = _get(row, f.scores)
         except KeyError:
             scores_value = None
+        scores_value = self._json_cell(scores_value, line, f.scores)
         if scores_value is not None:
             if not isinstance(scores_value, list) or len(scores_value) != len(texts):
                 raise self.error(
@@ -375,6 +468,7 @@ class _RowParser:
             scores=label_scores,
             hidden_candidates=hidden,
             task_fields=task,
+            task_path=f.task,
             extra=extra,
             line=line,
         )
@@ -388,6 +482,7 @@ class _RowParser:
         scores: list,
         hidden_candidates: list[dict],
         task_fields: dict,
+        task_path: str,
         extra: dict,
         line: int,
     ) -> Item:
@@ -412,6 +507,12 @@ class _RowParser:
             if name in gold:
                 resources[name] = gold[name]
                 exposed.append(name)
+        for name, value in resources.items():
+            problem = resource_problem(name, value)
+            if problem is not None:
+                top = name in extra and name not in VISIBLE_RESOURCES  # exposed from the row
+                where = name if top else f"{task_path}.{name}"
+                raise self.error(problem[1], line, where + problem[0])
         labels = Labels(scores=tuple(scores), gold=gold, candidates=tuple(hidden_candidates))
         return Item(
             id=str(row_id),
@@ -423,6 +524,15 @@ class _RowParser:
             line=line,
             exposed=tuple(exposed),
         )
+
+    def _json_cell(self, value: Any, line: int, field: str) -> Any:
+        """A string holding a JSON list (a CSV cell) parsed; any other value as it is."""
+        if not (isinstance(value, str) and value.lstrip().startswith("[")):
+            return value
+        try:
+            return _parse_json(value)
+        except ValueError as exc:
+            raise self.error(str(exc), line, field) from None
 
     def _text(self, value: Any, line: int, field: str) -> str:
         if value is None:

@@ -3,8 +3,10 @@
 Items are read one at a time; at most ``2 * concurrency`` are in flight and at most
 ``concurrency`` judge calls run at once, so memory stays flat however long the file is.
 Rows are written in input order. A row that fails validation is reported and skipped
-(with ``skip_invalid``); an item whose judge fails is reported, not written, and left for
-``--resume`` to retry.
+(with ``skip_invalid``); an item whose judge fails (a :class:`~rerank.errors.JudgeError`)
+is reported, not written, and left for ``--resume`` to retry. Anything else (a bad row
+without ``skip_invalid``, an unreadable file, a full disk, a bug) stops the run once the
+items before it are written, so that ``--resume`` finishes it after the cause is fixed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import gzip
 import sys
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +25,7 @@ from typing import Any, ClassVar
 
 from tqdm import tqdm
 
-from rerank.errors import ConfigError, InputError
+from rerank.errors import ConfigError, InputError, JudgeError, OutputError
 from rerank.items import Item
 from rerank.judges import Judge
 from rerank.outputs import (
@@ -36,7 +39,7 @@ from rerank.outputs import (
 from rerank.readers import Fields, read_items
 from rerank.selector import ItemResult, StrategyConfig, resolve_judge, select_item
 
-__all__ = ["RunOptions", "RunSummary", "run_select"]
+__all__ = ["RunOptions", "RunSummary", "how_to_finish", "run_select"]
 
 
 @dataclass
@@ -160,8 +163,25 @@ def _count_rows(path: str) -> int | None:
     if not p.is_file() or not p.name.lower().endswith((".jsonl", ".jsonl.gz", ".ndjson")):
         return None
     opener = gzip.open if p.suffix == ".gz" else open
-    with opener(p, "rb") as f:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    try:
+        with opener(p, "rb") as f:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    except (OSError, EOFError, zlib.error):
+        return None  # the reader reports what is wrong with the file, at the line it is
+
+
+def how_to_finish(out: str | None, trace: str | None = None, *, first: str = "") -> str:
+    """How to finish a run that stopped early, in a phrase (``first``: what to do before)."""
+    if out in (None, "-"):
+        return (
+            "the rows finished so far went to stdout, which cannot be resumed: "
+            f"{first}run again to finish (with --out FILE, --resume can finish a stopped run)"
+        )
+    same = "--out and --trace" if trace else "--out"
+    return (
+        f"{out} keeps every finished row: {first}run the same command with --resume "
+        f"(same {same}) to finish the run"
+    )
 
 
 def _items(options: RunOptions, on_invalid: Callable[[InputError], None] | None) -> Iterator[Item]:
@@ -234,12 +254,17 @@ async def run_select(
     window = 2 * options.concurrency
     pending: deque[tuple[Item, asyncio.Task[ItemResult]]] = deque()
 
+    faults: list[BaseException] = []  # raised by an item but not a judge failure: stop
+
     def finish(item: Item, task: asyncio.Task[ItemResult]) -> None:
         bar.update(1)
         exc = task.exception()
-        if exc is not None:
+        if isinstance(exc, JudgeError):
             summary.failed.append(row_key(item.source, item.id))
             say(f"{item.source}:{item.line}: item {item.id!r} failed: {type(exc).__name__}: {exc}")
+            return
+        if exc is not None:
+            faults.append(exc)
             return
         result = task.result()
         if trace is not None:
@@ -256,20 +281,31 @@ async def run_select(
             finish(head_item, head)
 
     start = time.perf_counter()
+    bad_input: InputError | None = None
     try:
-        items = _items(options, on_invalid if options.skip_invalid else None)
-        for item in islice(items, options.limit):
-            if row_key(item.source, item.id) in done:
-                summary.already_done += 1
-                bar.update(1)
-                continue
-            task = asyncio.ensure_future(select_item(item, config, judge, limiter=limiter))
-            pending.append((item, task))
-            await drain(window - 1)
-        await drain(0)
-    except InputError:
-        await drain(0)  # a bad row stops the run, but the items before it are kept
-        raise
+        try:
+            items = _items(options, on_invalid if options.skip_invalid else None)
+            for item in islice(items, options.limit):
+                if faults:
+                    break
+                if row_key(item.source, item.id) in done:
+                    summary.already_done += 1
+                    bar.update(1)
+                    continue
+                task = asyncio.ensure_future(select_item(item, config, judge, limiter=limiter))
+                pending.append((item, task))
+                await drain(window - 1)
+        except InputError as err:
+            bad_input = err
+        await drain(0)  # whatever stops the run, the items before it are written
+        if faults:
+            raise faults[0]
+        if bad_input is not None:
+            raise bad_input
+    except OutputError as err:
+        first = "free some space, then " if err.disk_full else "fix that, then "
+        hint = how_to_finish(options.out, options.trace, first=first)
+        raise OutputError(err.target, err.reason, disk_full=err.disk_full, hint=hint) from err
     finally:
         for _, task in pending:
             task.cancel()

@@ -136,6 +136,56 @@ BAD_ROWS = [
         "responses[0].metadata.score",
         "expected a number",
     ),
+    # JSON that json.loads cannot take in (a RecursionError, int->str's digit limit)
+    (
+        b'{"prompt": "p", "candidates": ["a"], "x": ' + b"[" * 10**5 + b"]" * 10**5 + b"}",
+        None,
+        "nested too deeply",
+    ),
+    (
+        b'{"prompt": "p", "candidates": ["a"], "x": ' + b"7" * 5000 + b"}",
+        None,
+        "more than 4300 digits",
+    ),
+    # resources of the wrong shape, caught when read rather than when judged
+    (
+        b'{"prompt": "p", "candidates": ["a"], "task": {"tests": 5}}',
+        "task.tests",
+        "expected a string or a list of strings, got int",
+    ),
+    (
+        b'{"prompt": "p", "candidates": ["a"], "task": {"tests": ["ok", 3]}}',
+        "task.tests[1]",
+        "expected a string, got int",
+    ),
+    (
+        b'{"prompt": "p", "candidates": ["a"], "task": {"inputs": "1, 2"}}',
+        "task.inputs",
+        "expected a list",
+    ),
+    (
+        b'{"prompt": "p", "candidates": ["a"], "task": {"entry_point": ["f"]}}',
+        "task.entry_point",
+        "expected a string, got list",
+    ),
+    (
+        b'{"prompt": "p", "candidates": ["a"], "task": {"instruction_id_list": ["a", true]}}',
+        "task.instruction_id_list[1]",
+        "expected a string, got bool",
+    ),
+    (
+        b'{"prompt": "p", "candidates": ["a"], "task": {"kwargs": [{}, 1]}}',
+        "task.kwargs[1]",
+        "expected an object or null",
+    ),
+    (
+        b'{"query": {"content": "p", "metadata": {"kwargs": {"n": 1}}}, '
+        b'"responses": [{"content": "a"}]}',
+        "query.metadata.kwargs",
+        "expected a list of objects, got dict",
+    ),
+    # a string holding a JSON list (a CSV cell) is parsed, and must parse
+    (b'{"prompt": "p", "candidates": ["a"], "scores": "[1,"}', "scores", "invalid JSON"),
 ]
 
 
@@ -150,6 +200,41 @@ def test_malformed_row_error_names_file_line_and_field(tmp_path, write_jsonl, ra
     assert (err.file, err.line, err.field) == (str(path), 2, field)
     assert words in str(err)
     assert str(err).startswith(f"{path}:2:")
+
+
+def test_resources_of_the_right_shape_reach_the_item(tmp_path, write_jsonl):
+    """Every resource shape the verifiers take passes, null included (an absent resource)."""
+    task = {
+        "tests": "assert f() == 1",
+        "inputs": [[1, 2], "3", 4],
+        "entry_point": "f",
+        "instruction_id_list": ["length_constraints:number_words"],
+        "kwargs": [{"num_words": 3}, None],
+    }
+    rows = [
+        {"prompt": "p", "candidates": ["a"], "task": task},
+        {"prompt": "p", "candidates": ["a"], "task": {"tests": None, "kwargs": None}},
+    ]
+    items = list(read_items(write_jsonl(tmp_path / "r.jsonl", rows)))
+    assert items[0].task.resources == task
+    assert items[1].task.resources == {"tests": None, "kwargs": None}
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"prompt": "p", "candidates": ["a"], "reference": {"answer": 4}}, "reference"),
+        ({"prompt": "p", "candidates": ["a"], "task": {"reference": True}}, "task.reference"),
+    ],
+)
+def test_an_exposed_reference_must_be_a_string_or_a_number(tmp_path, write_jsonl, row, field):
+    """--expose reference checks the reference's shape, and names where it came from."""
+    path = write_jsonl(tmp_path / "e.jsonl", [row])
+    with pytest.raises(InputError) as info:
+        list(read_items(path, expose=("reference",)))
+    assert info.value.field == field and "expected a string or a number" in str(info.value)
+    (item,) = read_items(path)  # not exposed: a hidden label, whatever its shape
+    assert "reference" not in item.task.resources
 
 
 def test_duplicate_ids_are_rejected(tmp_path, write_jsonl):

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rerank.errors import ConfigError, InputError
+from rerank.cli import EXIT_INTERRUPTED
+from rerank.errors import ConfigError, EndpointError, InputError
 from rerank.judges import BaseJudge, Verdict, register_judge
 from rerank.run import RunOptions, run_select
 from rerank.selector import StrategyConfig
@@ -85,7 +86,7 @@ class FlakyJudge(BaseJudge):
 
     async def compare(self, item, a, b):
         if item.prompt.endswith("3"):
-            raise RuntimeError("endpoint exploded")
+            raise EndpointError("no endpoint answered: http://x/v1 exploded")
         return Verdict("a" if len(item.candidates[a].text) > len(item.candidates[b].text) else "b")
 
 
@@ -97,7 +98,7 @@ def test_failed_items_are_reported_not_written_and_resume_retries_them(tmp_path,
         paths=[str(path)], out=str(out), config=StrategyConfig(name="knockout"), judge="flaky"
     )
     assert summary.failed == [(str(path), "r3")]
-    assert any("endpoint exploded" in m for m in messages)
+    assert any("http://x/v1 exploded" in m for m in messages)
     assert [r["id"] for r in _read(out)] == ["r0", "r1", "r2", "r4"]
 
 
@@ -155,11 +156,31 @@ class Slow(BaseJudge):
     def __init__(self):
         self.spec = "slow"
     async def compare(self, item, a, b):
-        await asyncio.sleep(0.01)  # pacing, so that the parent can kill us mid-run
+        await asyncio.sleep(0.01)  # pacing, so that the parent can stop us mid-run
         return Verdict("a" if len(item.candidates[a].text) > len(item.candidates[b].text) else "b")
 
 main(sys.argv[1:])
 """
+
+
+def _slow_run(path: Path, out: Path, *options: str) -> list[str]:
+    """The command line of a paced sequential run over ``path`` into ``out``."""
+    paced = ["--strategy", "sequential", "--judge", "slow", "--concurrency", "1", *options]
+    return [sys.executable, "-c", SLOW_RUN, "select", str(path), "--out", str(out), *paced]
+
+
+def _stop_mid_run(args: list[str], out: Path, sig: signal.Signals) -> subprocess.Popen:
+    """Start ``args``, send ``sig`` once ``out`` has 5 rows, and wait for the process."""
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and out.read_bytes().count(b"\n") >= 5:
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    os.kill(proc.pid, sig)
+    proc.wait(timeout=60)
+    return proc
 
 
 def test_resume_after_kill_9_finishes_without_loss_or_duplicates(tmp_path, write_jsonl):
@@ -167,32 +188,8 @@ def test_resume_after_kill_9_finishes_without_loss_or_duplicates(tmp_path, write
     n = 60
     path = write_jsonl(tmp_path / "in.jsonl", _rows(n))
     out, trace = tmp_path / "out.jsonl", tmp_path / "trace.jsonl"
-    args = [
-        sys.executable,
-        "-c",
-        SLOW_RUN,
-        "select",
-        str(path),
-        "--strategy",
-        "sequential",
-        "--judge",
-        "slow",
-        "--out",
-        str(out),
-        "--trace",
-        str(trace),
-        "--concurrency",
-        "1",
-    ]
-    proc = subprocess.Popen(args, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if out.exists() and out.read_bytes().count(b"\n") >= 5:
-            break
-        time.sleep(0.01)
-    assert proc.poll() is None, "the run ended before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    args = _slow_run(path, out, "--trace", str(trace))
+    _stop_mid_run(args, out, signal.SIGKILL)
     before = out.read_bytes()
     finished = before.count(b"\n")
     assert 5 <= finished < n
@@ -203,6 +200,26 @@ def test_resume_after_kill_9_finishes_without_loss_or_duplicates(tmp_path, write
     assert [r["id"] for r in rows] == [f"r{k}" for k in range(n)]
     assert sorted(r["id"] for r in _read(trace)) == sorted(r["id"] for r in rows)
     assert "already done" in done.stderr
+
+
+def test_ctrl_c_exits_130_saying_how_to_finish_and_resume_does(tmp_path, write_jsonl):
+    """SIGINT mid-run: exit 130, one line naming --resume and --out, finished rows kept in
+    order; the resume completes the run with every id exactly once."""
+    n = 80
+    path = write_jsonl(tmp_path / "in.jsonl", _rows(n))
+    out = tmp_path / "out.jsonl"
+    args = _slow_run(path, out)
+    proc = _stop_mid_run(args, out, signal.SIGINT)
+    assert proc.returncode == EXIT_INTERRUPTED
+    assert proc.stderr is not None and proc.stderr.read().strip() == (
+        f"Interrupted: {out} keeps every finished row: run the same command with --resume "
+        "(same --out) to finish the run"
+    )
+    finished = [r["id"] for r in _read(out)]
+    assert 5 <= len(finished) < n and finished == [f"r{k}" for k in range(len(finished))]
+    done = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [r["id"] for r in _read(out)] == [f"r{k}" for k in range(n)]
 
 
 def test_selections_do_not_depend_on_where_the_file_lives(tmp_path, write_jsonl):
