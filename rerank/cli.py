@@ -8,23 +8,19 @@ options, a full disk) or some items failed (``--resume`` retries them); 2 a usag
 from __future__ import annotations
 
 import asyncio
-import os
-import platform
 import sys
-import tempfile
-import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from rerank import __version__
+from rerank.cli_errors import one_line_errors
 from rerank.cli_report import report
 from rerank.cli_skills import skills
-from rerank.errors import OutputError, RerankError
 from rerank.items import TASK_KINDS
 from rerank.judges import Judge, create_judge, parse_spec
+from rerank.llm.redact import redact_spec
 from rerank.readers import FORMATS, Fields
 from rerank.run import RunOptions, RunSummary, how_to_finish, run_select
 from rerank.selector import (
@@ -36,83 +32,7 @@ from rerank.selector import (
     StrategyConfig,
 )
 
-__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "main", "one_line_errors"]
-
-EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h: an internal software error
-EXIT_INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for a command stopped by Ctrl-C
-
-
-class InternalError(click.ClickException):
-    """A bug in rerank (an exception that is not a ``RerankError``), said as one."""
-
-    exit_code = EXIT_INTERNAL
-
-
-@contextmanager
-def one_line_errors(*, debug: bool, interrupted: str) -> Iterator[None]:
-    """Turn whatever escapes a command into one line on stderr and an exit code: rerank's
-    own errors (1), Ctrl-C (:data:`EXIT_INTERRUPTED`; ``interrupted`` says what to do
-    next), and anything else, a bug (:data:`EXIT_INTERNAL`; its traceback goes to a log
-    file, or with ``debug`` to stderr)."""
-    try:
-        yield
-    except RerankError as exc:
-        if isinstance(exc, OutputError) and exc.target == "-":
-            _detach_stdout()
-        raise click.ClickException(str(exc)) from None
-    except KeyboardInterrupt:
-        click.echo(f"Interrupted: {interrupted}", err=True)
-        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
-    except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-        raise  # click's own: a usage error, an exit code
-    except Exception as exc:
-        raise _internal_error(exc, debug=debug) from None
-
-
-def _detach_stdout() -> None:
-    """Point stdout at the null device after writing to it failed: the rows left in its
-    buffer cannot be written, and the flush at exit would report that a second time."""
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
-        os.close(null)
-    except (OSError, ValueError):  # no file descriptor behind stdout (a test's capture)
-        pass
-
-
-def _internal_error(exc: Exception, *, debug: bool) -> InternalError:
-    details = "".join(traceback.format_exception(exc))
-    if debug:
-        click.echo(details.rstrip(), err=True)
-        where = "the traceback above"
-    else:
-        log = _save_traceback(details)
-        where = (
-            f"the traceback in {log} (--debug shows it here)"
-            if log
-            else "the traceback --debug shows (it could not be saved to a file)"
-        )
-    what = (str(exc).strip().splitlines() or [""])[0]
-    what = f"{type(exc).__name__}: {what[:200]}" if what else type(exc).__name__
-    return InternalError(
-        f"internal error ({what}): this is a bug in rerank; please report it with {where}"
-    )
-
-
-def _save_traceback(details: str) -> str | None:
-    """Write the traceback of an internal error to a new log file; its path, or None."""
-    header = (
-        f"rerank {__version__}, Python {platform.python_version()} on {platform.platform()}\n"
-        f"command: {' '.join(sys.argv)}\n\n"
-    )
-    try:
-        with tempfile.NamedTemporaryFile(
-            "w", prefix="rerank-internal-error-", suffix=".log", delete=False
-        ) as log:
-            log.write(header + details)
-    except OSError:
-        return None
-    return log.name
+__all__ = ["main"]
 
 
 def _checkpoints(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -177,7 +97,7 @@ def _llm_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--timeout",
             type=click.FloatRange(min=0, min_open=True),
             default=None,
-            help="Seconds to wait for an endpoint's answer (default 120).",
+            help="Deadline in seconds for each whole request to an endpoint (default 120).",
         ),
         click.option(
             "--judge-concurrency",
@@ -240,7 +160,9 @@ def _llm_judge(
         if value is None:
             continue
         if key in kwargs:
-            raise click.UsageError(f"{key} is given in --judge {judge!r} and as an option")
+            raise click.UsageError(
+                f"{key} is given in --judge {redact_spec(judge)!r} and as an option"
+            )
         kwargs[key] = str(value)
     parts = [*args, *(f"{k}={v}" for k, v in kwargs.items())]
     spec = name + (":" + ",".join(parts) if parts else "")
@@ -248,7 +170,9 @@ def _llm_judge(
     if llm["cache"] or llm["no_cache"]:
         if "cache" in kwargs:
             flag = "--no-cache" if llm["no_cache"] else "--cache"
-            raise click.UsageError(f"cache is given in --judge {judge!r} and as {flag}")
+            raise click.UsageError(
+                f"cache is given in --judge {redact_spec(judge)!r} and as {flag}"
+            )
         options["cache"] = False if llm["no_cache"] else llm["cache"]
     if name == "llm":
         options["concurrency"] = llm["judge_concurrency"] or concurrency

@@ -16,7 +16,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from rerank.errors import RerankError
+from rerank.cli_errors import one_line_errors
 from rerank.judges import Judge, parse_spec
 from rerank.report import (
     DEFAULT_REPORT_JUDGES,
@@ -231,27 +231,27 @@ def report(
     if progress is None:
         progress = sys.stderr.isatty()
     bar = _Progress() if progress else None
+    interrupted = f"the report in {out} is incomplete; run the same command again"
     try:
-        config = ReportConfig(
-            strategies=strategies or DEFAULT_REPORT_STRATEGIES,
-            judges=judges or DEFAULT_REPORT_JUDGES,
-            seed=seed,
-            limit=limit,
-            bootstrap=bootstrap,
-            checkpoints=checkpoints,
-            expose=expose,
-            concurrency=concurrency,
-            both_orders=both_orders,
-            aggregate=aggregate,
-        )
-        if selections:
-            run = arun_selection_report(selections, labels, config, out=out, progress=bar)
-        else:
-            chosen = _report_judges(judges, config.strategies, concurrency, llm)
-            run = arun_report(inputs, config, out=out, progress=bar, judges=chosen)
-        asyncio.run(run)
-    except RerankError as exc:
-        raise click.ClickException(str(exc)) from None
+        with one_line_errors(debug=False, interrupted=interrupted):
+            config = ReportConfig(
+                strategies=strategies or DEFAULT_REPORT_STRATEGIES,
+                judges=judges or DEFAULT_REPORT_JUDGES,
+                seed=seed,
+                limit=limit,
+                bootstrap=bootstrap,
+                checkpoints=checkpoints,
+                expose=expose,
+                concurrency=concurrency,
+                both_orders=both_orders,
+                aggregate=aggregate,
+            )
+            if selections:
+                run = arun_selection_report(selections, labels, config, out=out, progress=bar)
+            else:
+                chosen = _report_judges(judges, config.strategies, concurrency, llm)
+                run = arun_report(inputs, config, out=out, progress=bar, judges=chosen)
+            asyncio.run(run)
     finally:
         if bar is not None:
             bar.close()

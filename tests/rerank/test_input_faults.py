@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rerank.cli import EXIT_INTERNAL, EXIT_INTERRUPTED, main
+from rerank.cli import main
+from rerank.cli_errors import EXIT_INTERNAL, EXIT_INTERRUPTED
 from rerank.errors import InputError, JudgeError
 from rerank.judges import BaseJudge, Verdict, register_judge
 from rerank.readers import read_items
@@ -369,3 +370,27 @@ def test_debug_shows_the_traceback_of_a_bug(tmp_path, write_jsonl, monkeypatch):
     assert "Traceback (most recent call last)" in result.stderr and "1 / 0" in result.stderr
     assert result.stderr.rstrip().splitlines()[-1].endswith("with the traceback above")
     assert not list(tmp_path.glob("rerank-internal-error-*.log"))
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "said"),
+    [
+        (ZeroDivisionError("boom"), EXIT_INTERNAL, "internal error (ZeroDivisionError: boom)"),
+        (KeyboardInterrupt(), EXIT_INTERRUPTED, "Interrupted: the report in"),
+        (InputError("missing", file="f.jsonl", line=3, field="prompt"), 1, "f.jsonl:3"),
+    ],
+)
+def test_report_ends_every_fault_in_one_line(tmp_path, monkeypatch, fault, code, said):
+    """``rerank report`` ends a bug, Ctrl-C and a named error as ``select`` does."""
+    import rerank.cli_report
+
+    async def broken(*args, **kwargs):
+        raise fault
+
+    monkeypatch.setattr(rerank.cli_report, "arun_report", broken)
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"prompt": "p", "candidates": ["a", "b"]}\n')
+    result = CliRunner().invoke(main, ["report", str(source), "-o", str(tmp_path / "r")])
+    assert result.exit_code == code, result.output
+    assert said in result.output
+    assert "Traceback" not in result.output
