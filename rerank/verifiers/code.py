@@ -1,11 +1,16 @@
 """The code verifier: run each candidate on the tests the item makes visible.
 
 For every candidate :class:`CodeVerifier` extracts the program
-(:mod:`~rerank.verifiers.code_extract`), runs it in the sandbox against the visible tests
+(:mod:`~rerank.verifiers.code_extract`), runs it in the sandbox on the visible tests
 (:mod:`~rerank.verifiers.code_tests`: the prompt's examples as ``example:<k>``, the
 user's ``resources["tests"]`` as ``test:<k>``) and on the item's behaviour probes, all
-in one process per candidate (:mod:`~rerank.verifiers.code_harness`), the candidates of
+in one process per candidate (:mod:`~rerank.verifiers.code_worker`), the candidates of
 an item in parallel (:mod:`~rerank.verifiers.code_runner`).
+
+The candidate's process only computes values; whether they pass is decided outside it
+(:mod:`~rerank.verifiers.code_checks`): in this process for a comparison with a literal,
+else by a sandboxed checker with no candidate in it. The only way to pass a check is for
+the candidate's code to return the expected value for that input.
 
 Its evidence per candidate: a hard ``extract`` check (fails when no program defining the
 entry point could be found), one hard check per visible test, and a ``signature``, the
@@ -30,12 +35,30 @@ from typing import TYPE_CHECKING, Any
 
 from rerank.evidence import Check, Evidence
 from rerank.items import Item
+from rerank.verifiers import code_values
+from rerank.verifiers.code_checks import (
+    CheckRequest,
+    TestPlan,
+    candidate_names,
+    finish,
+    plan_test,
+    resolve,
+)
 from rerank.verifiers.code_extract import Program, extract_program, prompt_context
-from rerank.verifiers.code_runner import Outcome, Submitter, run_specs
+from rerank.verifiers.code_runner import (
+    CHECKER_SOURCE,
+    IDLE_GRACE,
+    SUPPORT_FILES,
+    StepResult,
+    Submitter,
+    WorkerOutcome,
+    decode_value,
+    read_lines,
+    run_specs,
+)
 from rerank.verifiers.code_tests import (
     Probe,
     VisibleTest,
-    call_key,
     entry_point_of,
     probes,
     visible_tests,
@@ -47,7 +70,7 @@ if TYPE_CHECKING:
 __all__ = ["CodeVerifier"]
 
 #: Bump when the evidence for the same input would change (cache keys include it).
-_VERSION = "1"
+_VERSION = "2"
 _SIGNATURE = re.compile(r"^\s*(?:async\s+)?def\s+\w+\s*\(", re.M)
 
 
@@ -63,8 +86,11 @@ class _Task:
 class CodeVerifier:
     """Evidence for code candidates from running them on the item's visible tests.
 
-    ``timeout`` is each test's (and probe's) own time limit in seconds; ``limits`` the
-    sandbox's per-process limits; ``workers`` how many candidates run at once (the
+    ``timeout`` is each test's (and probe's) own time limit in seconds, and
+    ``total_timeout`` the budget of all of a candidate's tests and probes together: a
+    test that overruns its limit has its process stopped at once, and the rest resume
+    in a new one while the budget lasts. ``limits`` are the sandbox's per-process
+    limits; ``workers`` how many candidates run at once (the
     sandbox's default: one per core). ``pool`` replaces the sandbox pool (anything with
     ``submit(source, stdin=..., files=...)``), for tests and for sharing one pool.
     """
@@ -76,6 +102,7 @@ class CodeVerifier:
         *,
         timeout: float = 3.0,
         load_timeout: float = 5.0,
+        total_timeout: float = 15.0,
         limits: Limits | None = None,
         workers: int | None = None,
         pool: Submitter | None = None,
@@ -84,6 +111,7 @@ class CodeVerifier:
     ) -> None:
         self.timeout = timeout
         self.load_timeout = load_timeout
+        self.total_timeout = total_timeout
         self.limits = limits
         self.workers = workers
         self.cache_size = cache_size
@@ -169,7 +197,15 @@ class CodeVerifier:
         resources = item.task.resources
         visible = {k: resources.get(k) for k in ("tests", "inputs", "entry_point")}
         payload = json.dumps(
-            [_VERSION, self.timeout, self.load_timeout, item.prompt, visible, text],
+            [
+                _VERSION,
+                self.timeout,
+                self.load_timeout,
+                self.total_timeout,
+                item.prompt,
+                visible,
+                text,
+            ],
             sort_keys=True,
             default=repr,
         )
@@ -177,43 +213,167 @@ class CodeVerifier:
 
     def _compute(self, prompt: str, task: _Task, todo: dict[str, str]) -> dict[str, Evidence]:
         done: dict[str, Evidence] = {}
-        to_run: list[tuple[str, Program, str, list[str]]] = []
+        to_run: list[tuple[str, Program, list[str], _Plan]] = []
         for key, text in todo.items():
             program = extract_program(text, prompt=prompt, entry_point=task.entry_point)
             if isinstance(program, str):
                 done[key] = _unextracted(task, program)
             elif not task.tests and not task.probes:
-                done[key] = _evidence(task, program, [], None)
+                done[key] = _evidence(task, program, [], None, self._limits_note())
             else:
                 prefix, supplied = prompt_context(prompt, task.entry_point, program.code)
-                to_run.append((key, program, prefix, supplied))
-        specs = [self._spec(task, program, prefix) for _, program, prefix, _ in to_run]
+                plan = _plan(task, prefix, program.code, program.sanitized)
+                to_run.append((key, program, supplied, plan))
+        specs = [self._spec(task, program, plan) for _, program, _, plan in to_run]
         outcomes = run_specs(self.pool, specs, max_restarts=self.max_restarts) if specs else []
-        for (key, program, _, supplied), outcome in zip(to_run, outcomes, strict=True):
-            done[key] = _evidence(task, program, supplied, outcome)
+        # Claims that are not a plain comparison go to one checker run for the whole item.
+        requests: list[CheckRequest] = []
+        pending = [
+            [resolve(test_plan, step, requests) for test_plan, step in _pairs(plan, outcome)]
+            for (_, _, _, plan), outcome in zip(to_run, outcomes, strict=True)
+        ]
+        answers = self._check(requests) if requests else []
+        for (key, program, supplied, plan), outcome, results in zip(
+            to_run, outcomes, pending, strict=True
+        ):
+            statuses = [
+                r if isinstance(r, tuple) else finish(p, r, answers)
+                for p, r in zip(plan.tests, results, strict=True)
+            ]
+            done[key] = _evidence(
+                task, program, supplied, _Ran(outcome, statuses, plan), self._limits_note()
+            )
         return done
 
-    def _spec(self, task: _Task, program: Program, prefix: str) -> dict[str, Any]:
-        tests = []
-        for test in task.tests:
-            spec: dict[str, Any] = {
-                "kind": "example" if test.want is not None else "code",
-                "source": test.source,
-                "setup": list(test.setup),
-                "memo": call_key(test),
-            }
-            if test.want is not None:
-                spec["want"] = test.want
-            tests.append(spec)
+    def _spec(self, task: _Task, program: Program, plan: _Plan) -> dict[str, Any]:
         return {
-            "program": prefix + program.code,
-            "fallback": prefix + program.sanitized if program.sanitized else None,
+            "program": plan.program,
+            "fallback": plan.fallback,
             "entry_point": task.entry_point,
-            "tests": tests,
-            "probes": [{"source": p.source, "args": p.args} for p in task.probes],
+            "steps": [{"ops": list(ops)} for ops in plan.steps],
             "timeout": self.timeout,
             "load_timeout": self.load_timeout,
+            "budget": self.total_timeout,
         }
+
+    def _limits_note(self) -> str:
+        return (
+            f"limits: {self.timeout:g}s per test, {self.total_timeout:g}s for all tests "
+            f"of a candidate, {self.load_timeout:g}s to load"
+        )
+
+    def _check(self, requests: list[CheckRequest]) -> list[dict[str, Any] | None]:
+        """Decide the claims that need Python, in one sandboxed process with no candidate."""
+        answers: list[dict[str, Any] | None] = [None] * len(requests)
+        checks = [
+            {
+                "expr": r.expr,
+                "values": {n: code_values.encode(v, 1 << 22) for n, v in r.values.items()},
+                "modules": r.modules,
+            }
+            for r in requests
+        ]
+        start = 0
+        for _ in range(3):
+            if start >= len(checks):
+                break
+            stdin = json.dumps({"checks": checks[start:], "timeout": self.timeout})
+            try:
+                result = self.pool.submit(
+                    CHECKER_SOURCE,
+                    stdin=stdin,
+                    files=SUPPORT_FILES,
+                    idle_seconds=self.timeout + IDLE_GRACE,
+                ).result()
+            except Exception as exc:
+                if type(exc).__name__ == "SandboxUnavailable":
+                    raise
+                continue
+            seen = set()
+            for record in read_lines(result.stdout):
+                k = record.get("k")
+                if type(k) is not int or not 0 <= k < len(checks) - start:
+                    continue
+                seen.add(k)
+                answers[start + k] = _answer(record)
+            missing = [k for k in range(len(checks) - start) if k not in seen]
+            if not missing:
+                break
+            culprit = start + missing[0]
+            answers[culprit] = {"raise": "killed", "d": "the check ended the checker's process"}
+            start = culprit + 1
+        return answers
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One candidate's run: its program, the worker's steps, and where each result lands."""
+
+    program: str
+    fallback: str | None
+    tests: tuple[TestPlan, ...]
+    steps: tuple[tuple[dict[str, Any], ...], ...]
+    probes: tuple[tuple[int, int], ...]  # per probe: (step, op)
+
+
+@dataclass(frozen=True)
+class _Ran:
+    outcome: WorkerOutcome
+    statuses: list[tuple[str, str]]
+    plan: _Plan
+
+
+def _plan(task: _Task, prefix: str, code: str, sanitized: str | None) -> _Plan:
+    program = prefix + code
+    fallback = prefix + sanitized if sanitized else None
+    theirs = candidate_names(program) | candidate_names(fallback or "")
+    if task.entry_point:
+        theirs |= {task.entry_point}
+    tests = tuple(plan_test(t.source, t.want, t.setup, theirs) for t in task.tests)
+    steps = [p.ops for p in tests]
+    single = {
+        ops[0]["eval"][0]: k for k, ops in enumerate(steps) if len(ops) == 1 and "eval" in ops[0]
+    }
+    where = []
+    for probe in task.probes:
+        if probe.source is not None and probe.source in single:
+            where.append((single[probe.source], 0))  # a test already makes this call
+            continue
+        if probe.source is not None:
+            op: dict[str, Any] = {"eval": [probe.source]}
+        else:
+            op = {"call": code_values.encode(list(probe.args or ()), 1 << 20)}
+        where.append((len(steps), 0))
+        steps.append((op,))
+    return _Plan(program, fallback, tests, tuple(steps), tuple(where))
+
+
+def _pairs(plan: _Plan, outcome: WorkerOutcome) -> list[tuple[TestPlan, StepResult]]:
+    if outcome.load != "ok":
+        failed = StepResult("raise", outcome.load)
+        return [(test, failed) for test in plan.tests]
+    return list(zip(plan.tests, outcome.steps, strict=False))
+
+
+def _answer(record: dict[str, Any]) -> dict[str, Any]:
+    if record.get("timeout"):
+        return {"timeout": True}
+    if "raise" in record:
+        return {"raise": str(record["raise"])[:60], "d": str(record.get("d", ""))[:200]}
+    return {"value": decode_value(record.get("v")), "out": str(record.get("out") or "")[:4000]}
+
+
+def _probe_text(step: StepResult, op: int) -> str | None:
+    finished = step.status == "ok" or (step.status != "unknown" and op < step.at)
+    if finished and op < len(step.ops):
+        return "=" + code_values.canonical(step.ops[op].value)
+    if step.status == "raise":
+        return "raise:" + step.exception
+    if step.status == "timeout":
+        return "timeout"
+    if step.status == "died":
+        return "killed"
+    return None
 
 
 def _unextracted(task: _Task, reason: str) -> Evidence:
@@ -226,7 +386,7 @@ def _unextracted(task: _Task, reason: str) -> Evidence:
 
 
 def _evidence(
-    task: _Task, program: Program, supplied: list[str], outcome: Outcome | None
+    task: _Task, program: Program, supplied: list[str], ran: _Ran | None, limits: str
 ) -> Evidence:
     where = (
         f"{program.method}; defines {task.entry_point}()" if task.entry_point else program.method
@@ -242,23 +402,34 @@ def _evidence(
     if supplied:
         notes.append("ran with the prompt's " + ", ".join(supplied))
     signature = None
-    if outcome is not None:
+    if ran is not None:
+        outcome = ran.outcome
         if outcome.fallback:
             notes.append("the response as written failed to load; ran its definitions only")
-        for test, (status, detail) in zip(task.tests, outcome.tests, strict=True):
+        for test, (status, detail) in zip(task.tests, ran.statuses, strict=True):
             if outcome.load != "ok":
                 status, detail = "error", outcome.load
             elif status in ("error", "timeout") and detail:
                 detail = f"{_clip(test.source)}: {detail}"
-            checks.append(
-                Check(test.id, status if status != "skip" else "unknown", hard=True, detail=detail)
-            )
-        if outcome.load == "ok" and task.probes and None not in outcome.probes:
-            joined = "|".join(str(d) for d in outcome.probes)
+            checks.append(Check(test.id, status, hard=True, detail=detail))
+        texts = [_probe_text(outcome.steps[s], op) for s, op in ran.plan.probes]
+        if outcome.load == "ok" and task.probes and None not in texts:
+            joined = "|".join(_digest(str(t)) for t in texts)
             signature = "code:" + hashlib.sha256(joined.encode()).hexdigest()[:16]
         elif outcome.load != "ok":
             notes.append(outcome.load)
+        memory = outcome.limits
+        if memory.get("memory_mb"):
+            how = memory.get("memory_limit", "rlimit-as")
+            if memory.get("memory_fallback"):
+                how += f" ({memory['memory_fallback']})"
+            limits += f", memory {memory['memory_mb']} MB by {how}"
+        notes.append(limits)
     return Evidence(verifier="code", checks=tuple(checks), signature=signature, notes=tuple(notes))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
 
 
 def _clip(text: str, width: int = 60) -> str:

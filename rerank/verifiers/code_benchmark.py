@@ -11,10 +11,13 @@ input (timed); a candidate passes an input when its output is equal, or, for flo
 the same type and close (``atol`` at least 1e-6, ``rtol`` 1e-7), or passes the task's
 special oracle; each input may take ``max(min_time_limit, factor * canonical time)``
 seconds (1 s and 4 by default) and each of the base and plus groups at most
-``min(60, sum of its limits) + 1`` seconds; a group stops at its first failure. A
-candidate scores 1 when both groups pass. The differences: both groups run in one
-process (evalplus starts one per group), and candidates run in our sandbox rather than
-under evalplus's ``reliability_guard``.
+``min(60, sum of its limits) + 1`` seconds. A candidate scores 1 when both groups pass.
+The differences: both groups run in one process (evalplus starts one per group, and
+stops a group at its first failure; here every input runs, since the candidate's
+process never learns what was expected), candidates run in our sandbox rather than under
+evalplus's ``reliability_guard``, and outputs are compared in this process, on values
+sent back as plain data (:mod:`~rerank.verifiers.code_values`): ``True`` is not ``1``
+here, where evalplus's ``==`` lets it pass.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rerank.verifiers.code_evalplus import MBPP_NOT_NONE, mbpp_deserialize_inputs, oracle_source
+from rerank.verifiers import code_values
+from rerank.verifiers.code_evalplus import MBPP_NOT_NONE, mbpp_deserialize_inputs, oracle
 from rerank.verifiers.code_extract import extract_program
-from rerank.verifiers.code_runner import NotShipped, Submitter, run_specs
+from rerank.verifiers.code_runner import Submitter, WorkerOutcome, run_specs
+from rerank.verifiers.code_values import Digest, Opaque, same_output
 
 __all__ = [
     "Comparison",
@@ -137,31 +142,42 @@ def read_candidates(path: str | Path) -> Iterator[tuple[str, str, list[dict[str,
                 )
 
 
+#: Outputs whose encoding is larger are compared by digest (exactly, no float tolerance).
+MAX_VALUE_BYTES = 8 << 20
+
+
+def _call(args: list) -> dict[str, Any]:
+    return {"call": code_values.encode(list(args), 1 << 30)}
+
+
 def expected_outputs(problems: list[Problem], pool: Submitter) -> dict[str, Expected]:
     """Run each canonical solution on its inputs in the sandbox, one process per task."""
     specs = []
     for problem in problems:
-        not_none = problem.dataset == "mbpp" and problem.entry_point in MBPP_NOT_NONE
-        tests = [
-            {"kind": "record", "args": tuple(args), "not_none": not_none, "timeout": 60.0}
+        steps = [
+            {"ops": [_call(args)], "timeout": 60.0}
             for args in [*problem.base_input, *problem.plus_input]
         ]
         specs.append(
             {
                 "program": problem.canonical,
                 "entry_point": problem.entry_point,
-                "tests": tests,
-                "probes": [],
+                "steps": steps,
                 "load_timeout": 60.0,
+                "max_value_bytes": MAX_VALUE_BYTES,
             }
         )
     found = {}
     for problem, outcome in zip(problems, run_specs(pool, specs, max_restarts=0), strict=True):
         n = len(problem.base_input)
-        bad = [d for s, d in outcome.tests if s != "pass"]
+        not_none = problem.dataset == "mbpp" and problem.entry_point in MBPP_NOT_NONE
+        bad = [s.detail for s in outcome.steps if s.status != "ok"]
         error = outcome.load if outcome.load != "ok" else (bad[0] if bad else None)
-        values = [r[0] if r else None for r in outcome.records]
-        times = [r[1] if r else 0.0 for r in outcome.records]
+        values = []
+        for step in outcome.steps:
+            value = step.ops[0].value if step.status == "ok" and step.ops else None
+            values.append(value is not None if not_none else value)
+        times = [s.seconds for s in outcome.steps]
         found[problem.task_id] = Expected(
             base=values[:n], base_time=times[:n], plus=values[n:], plus_time=times[n:], error=error
         )
@@ -173,38 +189,28 @@ def _limits(times: list[float]) -> list[float]:
 
 
 def label_spec(problem: Problem, expected: Expected, program: str) -> dict[str, Any]:
-    """The harness spec that checks ``program`` on every hidden input of ``problem``."""
-    tests = []
+    """The worker spec that runs ``program`` on every hidden input of ``problem``.
+
+    Only the inputs go to the candidate's process; the expected outputs stay here.
+    """
+    steps = []
     budget = {}
-    not_none = problem.dataset == "mbpp" and problem.entry_point in MBPP_NOT_NONE
-    for group, inputs, outputs, times in (
-        ("base", problem.base_input, expected.base, expected.base_time),
-        ("plus", problem.plus_input, expected.plus, expected.plus_time),
+    for group, inputs, times in (
+        ("base", problem.base_input, expected.base_time),
+        ("plus", problem.plus_input, expected.plus_time),
     ):
         limits = _limits(times)
         budget[group] = min(GROUP_TIMEOUT, sum(limits)) + 1
-        for args, out, limit in zip(inputs, outputs, limits, strict=True):
-            test = {
-                "kind": "call",
-                "group": group,
-                "args": tuple(args),
-                "expected": out,
-                "atol": problem.atol,
-                "timeout": limit,
-            }
-            if isinstance(out, NotShipped):  # HumanEval/15's outputs are 150 MB in all
-                test.update(expected=None, recompute=True, not_none=not_none)
-            tests.append(test)
+        for args, limit in zip(inputs, limits, strict=True):
+            steps.append({"ops": [_call(args)], "timeout": limit, "group": group})
     return {
         "program": program,
         "entry_point": problem.entry_point,
-        "tests": tests,
-        "probes": [],
-        "stop_on_fail": True,
+        "steps": steps,
         "group_budget": budget,
-        "oracle_source": oracle_source(problem.dataset),
+        "budget": sum(budget.values()) + 10.0,
         "load_timeout": 10.0,
-        "reference": problem.canonical,
+        "max_value_bytes": MAX_VALUE_BYTES,
     }
 
 
@@ -226,21 +232,40 @@ def label_candidates(jobs: list[tuple[Problem, Expected, str]], pool: Submitter)
             specs.append(label_spec(problem, expected, program.code))
             where.append(i)
     for i, outcome in zip(where, run_specs(pool, specs, max_restarts=0), strict=True):
-        labels[i] = _label(jobs[i][0], outcome)
+        labels[i] = _label(jobs[i][0], jobs[i][1], outcome)
     return [label for label in labels if label is not None]
 
 
-def _label(problem: Problem, outcome: Any) -> Label:
+def _passes(problem: Problem, args: list, out: Any, exp: Any) -> bool:
+    if isinstance(out, Digest) or isinstance(exp, Digest):
+        return out == exp
+    special = oracle(problem.dataset, problem.entry_point, args, out, exp, problem.atol)
+    if special is not None:
+        return special
+    return not isinstance(out, Opaque) and same_output(out, exp, problem.atol)
+
+
+def _label(problem: Problem, expected: Expected, outcome: WorkerOutcome) -> Label:
     if outcome.load != "ok":
         return Label(0.0, "fail", "fail", outcome.load)
     n = len(problem.base_input)
     verdicts = {}
     detail = ""
-    for group, results in (("base", outcome.tests[:n]), ("plus", outcome.tests[n:])):
-        bad = [(s, d) for s, d in results if s not in ("pass", "skip")]
+    for group, steps, inputs, wants in (
+        ("base", outcome.steps[:n], problem.base_input, expected.base),
+        ("plus", outcome.steps[n:], problem.plus_input, expected.plus),
+    ):
+        bad = ""
+        for step, args, want in zip(steps, inputs, wants, strict=True):
+            if step.status != "ok":
+                bad = f"{step.status}: {step.detail}"
+            elif not _passes(problem, args, step.ops[0].value, want):
+                bad = f"fail: returned {code_values.short(step.ops[0].value)}"
+            if bad:
+                break
         verdicts[group] = "fail" if bad else "pass"
         if bad and not detail:
-            detail = f"{group}: {bad[0][0]}: {bad[0][1]}"
+            detail = f"{group}: {bad}"
     score = 1.0 if verdicts["base"] == verdicts["plus"] == "pass" else 0.0
     return Label(score, verdicts["base"], verdicts["plus"], detail)
 

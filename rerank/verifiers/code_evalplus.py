@@ -9,9 +9,12 @@ checked for not being None, or checked against a formula).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-__all__ = ["MBPP_NOT_NONE", "oracle_source", "mbpp_deserialize_inputs"]
+from rerank.verifiers.code_values import equal
+
+__all__ = ["MBPP_NOT_NONE", "mbpp_deserialize_inputs", "oracle"]
 
 #: MBPP+ tasks whose expected output is only "not None" (re.Match objects and the like).
 MBPP_NOT_NONE = frozenset({"check_str", "text_match_three", "text_starta_endb"})
@@ -92,60 +95,65 @@ def mbpp_deserialize_inputs(task_id: str, inputs: list) -> list:
     return inputs
 
 
-_ORACLES = '''
-import math
+_SET_EQ = frozenset(
+    {
+        "similar_elements",
+        "find_char_long",
+        "common_in_nested_lists",
+        "extract_singly",
+        "larg_nnum",
+        "intersection_array",
+        "find_dissimilar",
+        "Diff",
+    }
+)
 
-DATASET = {dataset!r}
-SET_EQ = {{"similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly",
-          "larg_nnum", "intersection_array", "find_dissimilar", "Diff"}}
-NOT_NONE = {not_none!r}
 
-
-def _poly(xs, x):
+def _poly(xs: list, x: float) -> float:
     return sum(coeff * math.pow(x, i) for i, coeff in enumerate(xs))
 
 
-def _surface_area(base_edge, height):
+def _surface_area(base_edge: float, height: float) -> float:
     slant_height = math.sqrt((base_edge / 2) ** 2 + height**2)
     return round(base_edge**2 + 4 * (base_edge * slant_height) / 2)
 
 
-def _digit_distance_nums(num1, num2):
+def _digit_distance_nums(num1: int, num2: int) -> int:
     a, b = str(num1), str(num2)
     width = max(len(a), len(b))
-    return sum(abs(int(x) - int(y)) for x, y in zip(a.zfill(width), b.zfill(width)))
+    return sum(abs(int(x) - int(y)) for x, y in zip(a.zfill(width), b.zfill(width), strict=True))
 
 
-def oracle(entry_point, args, out, exp, atol):
-    """True / False where evalplus has a special rule, None to compare as usual."""
+def oracle(
+    dataset: str, entry_point: str, args: list, out: Any, exp: Any, atol: float
+) -> bool | None:
+    """evalplus's special rule for a task: True / False, or None to compare as usual.
+
+    Runs in rerank's own process on decoded values (exact builtin types, or opaque ones
+    that fail any arithmetic): the candidate never runs it, so it cannot bend it.
+    """
     try:
-        exact = bool(out == exp)
-    except Exception:
-        exact = False
-    if DATASET == "humaneval" and entry_point == "find_zero":
-        return abs(_poly(*args, out)) <= atol
-    if DATASET != "mbpp":
+        return _oracle(dataset, entry_point, args, out, exp, atol)
+    except Exception:  # an opaque or ill-typed output fails the rule
+        return False
+
+
+def _oracle(dataset: str, entry_point: str, args: list, out: Any, exp: Any, atol: float):
+    exact = equal(out, exp)
+    if dataset == "humaneval" and entry_point == "find_zero":
+        return type(out) in (int, float) and abs(_poly(*args, out)) <= atol
+    if dataset != "mbpp":
         return None
     if entry_point == "are_equivalent":
         return True
-    if entry_point == "sum_div" and (exact or out == 0):
+    if entry_point == "sum_div" and (exact or equal(out, 0)):
         return True
     if entry_point == "surface_Area" and (exact or abs(out - _surface_area(*args)) <= atol):
         return True
-    if entry_point == "digit_distance_nums" and (exact or out == _digit_distance_nums(*args)):
+    if entry_point == "digit_distance_nums" and (exact or equal(out, _digit_distance_nums(*args))):
         return True
-    if entry_point in SET_EQ:
+    if entry_point in _SET_EQ:
         return set(out) == set(exp)
-    if entry_point in NOT_NONE:
-        return out == exp if isinstance(out, bool) else exp == (out is not None)
+    if entry_point in MBPP_NOT_NONE:
+        return equal(out, exp) if isinstance(out, bool) else exp == (out is not None)
     return None
-'''
-
-
-def oracle_source(dataset: str) -> str:
-    """Source of ``oracle(entry_point, args, out, exp, atol)`` for the harness to run.
-
-    It runs inside the sandbox, where the outputs are; evalplus's special cases fall
-    through to the usual comparison (``None``) where evalplus's do.
-    """
-    return _ORACLES.format(dataset=dataset, not_none=sorted(MBPP_NOT_NONE))

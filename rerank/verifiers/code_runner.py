@@ -1,190 +1,176 @@
-"""Running harness specs in the sandbox, and reading back what happened to each test.
+"""Running candidates in the sandbox, and reading back the values they returned.
 
-One spec is one candidate: its program, its tests and its probes, run by
-:mod:`rerank.verifiers.code_harness` in one sandboxed process. The specs of an item go
+One spec is one candidate: its program and its steps (each a few operations: statements
+to run, expressions to evaluate, calls of the entry point), run by
+:mod:`~rerank.verifiers.code_worker` in one sandboxed process. The specs of an item go
 to a :class:`~rerank.verifiers.sandbox.SandboxPool` together, so candidates run in
-parallel. When a process dies before its last test (a loop in C that no timer
-interrupts, a memory blow-up, ``os._exit``), the test it was running is charged with it
-and the rest resume in a new process, up to ``max_restarts`` times: one slow test costs
-only itself.
+parallel.
+
+What comes back is read as tagged JSON (:mod:`~rerank.verifiers.code_values`) and
+decoded into exact builtin types; nothing is unpickled or evaluated, and a line that is
+not what the worker writes is ignored. Whether a value passes is decided elsewhere
+(:mod:`~rerank.verifiers.code_checks`), never in the candidate's process.
+
+Time: each step has its own limit (the worker's timer), and the process is stopped from
+outside as soon as a step's line is later than that limit plus a grace (a candidate that
+swallows the timer gains nothing); each candidate has one total budget for all its
+steps, across restarts. When a process dies or is stopped before its last step, that
+step is charged with it and the rest resume in a new process, up to ``max_restarts``
+times.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
 import json
-import pickle
-import secrets
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["HARNESS_SOURCE", "NotShipped", "Outcome", "Submitter", "digest", "run_specs"]
+from rerank.verifiers import code_values
+from rerank.verifiers.code_values import Opaque
 
-#: The harness program, sent as source to every sandboxed run.
-HARNESS_SOURCE: str = Path(__file__).with_name("code_harness.py").read_text(encoding="utf-8")
+__all__ = [
+    "CHECKER_SOURCE",
+    "IDLE_GRACE",
+    "SUPPORT_FILES",
+    "WORKER_SOURCE",
+    "OpResult",
+    "StepResult",
+    "Submitter",
+    "WorkerOutcome",
+    "read_lines",
+    "run_specs",
+]
+
+_HERE = Path(__file__).parent
+#: The worker program, sent as source to every sandboxed run of a candidate.
+WORKER_SOURCE: str = (_HERE / "code_worker.py").read_text(encoding="utf-8")
+#: The checker program (no candidate in it), see :mod:`code_checker`.
+CHECKER_SOURCE: str = (_HERE / "code_checker.py").read_text(encoding="utf-8")
+#: Files written beside either program: the value codec.
+SUPPORT_FILES: dict[str, str] = {
+    "code_values.py": (_HERE / "code_values.py").read_text(encoding="utf-8")
+}
+#: Seconds a step's line may be late (past the step's own limit) before the process is
+#: stopped from outside.
+IDLE_GRACE = 1.0
 
 
 class Submitter(Protocol):
     """What the runner needs of a sandbox pool (``SandboxPool`` has it)."""
 
     def submit(
-        self, source: str, stdin: str | None = None, files: dict[str, str] | None = None
+        self,
+        source: str,
+        stdin: str | None = None,
+        files: dict[str, str] | None = None,
+        *,
+        wall_seconds: float | None = None,
+        idle_seconds: float | None = None,
+        startup_seconds: float | None = None,
     ) -> Future: ...
 
 
 @dataclass(frozen=True)
-class NotShipped:
-    """A recorded output that did not come back: too big, or not plain data.
+class OpResult:
+    """What one operation gave: its value (decoded), the chain level used, and what it
+    printed."""
 
-    Whoever needs it recomputes it where it is needed (the harness's ``reference``).
-    """
-
-    reason: str
+    value: Any = None
+    level: int = 0
+    out: str = ""
 
 
 @dataclass
-class Outcome:
-    """What happened to one spec.
+class StepResult:
+    """One step: ``status`` is ok, raise, timeout, died, or unknown (never run)."""
 
-    ``tests`` holds ``(status, detail)`` per test (pass, fail, error, timeout, skip, or
-    unknown when never run), ``records`` the ``(value, seconds)`` of record tests,
-    ``probes`` a digest per probe (``None`` when never run). ``load`` is ``"ok"`` or the
-    reason the program could not be loaded.
-    """
+    status: str = "unknown"
+    detail: str = "not run"
+    ops: list[OpResult] = field(default_factory=list)
+    at: int = 0  # the operation that raised or ran out of time
+    exception: str = ""  # the exception's type name, for status raise
+    seconds: float = 0.0
+
+
+@dataclass
+class WorkerOutcome:
+    """What happened to one spec: ``load`` is ``"ok"`` or why the program did not load."""
 
     load: str = "ok"
     fallback: bool = False
-    tests: list[tuple[str, str]] = field(default_factory=list)
-    records: list[tuple[Any, float] | None] = field(default_factory=list)
-    probes: list[str | None] = field(default_factory=list)
+    steps: list[StepResult] = field(default_factory=list)
     processes: int = 0
+    seconds: float = 0.0
+    limits: dict[str, Any] = field(default_factory=dict)  # the sandbox's, of the last run
 
 
-def digest(text: str) -> str:
-    """The probe digest of a result text, as the harness computes it."""
-    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
-
-
-class _PlainUnpickler(pickle.Unpickler):
-    """Unpickles plain data only: a pickle from a sandbox must not run code here."""
-
-    _ALLOWED = frozenset(
-        {
-            ("builtins", name)
-            for name in (
-                "set",
-                "frozenset",
-                "complex",
-                "bytearray",
-                "range",
-                "slice",
-                "int",
-                "float",
-                "str",
-                "bytes",
-                "bool",
-                "list",
-                "tuple",
-                "dict",
-            )
-        }
-        | {("collections", name) for name in ("Counter", "OrderedDict", "defaultdict", "deque")}
-    )
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in self._ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"{module}.{name} is not plain data")
-
-
-def _decode_value(text: str) -> Any:
-    return _PlainUnpickler(io.BytesIO(base64.b64decode(text))).load()
-
-
-def _value(record: dict[str, Any]) -> Any:
-    if "big" in record:
-        return NotShipped(str(record.get("why") or f"{record['big']} bytes"))
-    try:
-        return _decode_value(record["v"])
-    except Exception as exc:  # e.g. an instance of a class defined by the program
-        return NotShipped(str(exc))
-
-
-def _encode(spec: dict[str, Any]) -> str:
-    return base64.b64encode(pickle.dumps(spec, protocol=4)).decode("ascii")
-
-
-def _records(stdout: str, nonce: str) -> list[dict[str, Any]]:
-    prefix = nonce + " "
+def read_lines(stdout: str) -> list[dict[str, Any]]:
+    """The JSON objects of a sandboxed program's stdout; anything else is skipped."""
     found = []
     for line in stdout.splitlines():
-        if line.startswith(prefix):
-            try:
-                found.append(json.loads(line[len(prefix) :]))
-            except json.JSONDecodeError:
-                continue
+        if not line.startswith("{"):
+            continue
+        try:
+            record = code_values.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            found.append(record)
     return found
 
 
-def _death_text(result: Any) -> str:
-    """A probe's result text for a call that ended its process (as the harness writes)."""
-    return "timeout" if getattr(result, "status", "") == "timeout" else "killed"
-
-
-def _death(result: Any) -> tuple[str, str]:
-    """The status and detail of the test a process died in."""
-    status = getattr(result, "status", "error")
-    if status == "timeout":
-        return "timeout", f"timed out (the process was stopped after {result.seconds:.0f}s)"
-    if status == "killed":
-        return "error", "the process was killed (memory or CPU limit)"
-    tail = (getattr(result, "stderr", "") or "").strip().splitlines()[-1:]
-    if status == "error":
-        code = getattr(result, "returncode", None)
-        return "error", f"the process exited with code {code}" + (f": {tail[0]}" if tail else "")
-    return "error", "the process exited during this test"
+def decode_value(data: Any) -> Any:
+    """A tagged value, or an opaque "unreadable" one for anything the codec refuses."""
+    try:
+        return code_values.decode(data)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError):
+        return Opaque("unreadable", "<unreadable value>")
 
 
 def run_specs(
-    pool: Submitter, specs: list[dict[str, Any]], *, max_restarts: int = 3, sandbox_retries: int = 2
-) -> list[Outcome]:
+    pool: Submitter,
+    specs: list[dict[str, Any]],
+    *,
+    max_restarts: int = 3,
+    sandbox_retries: int = 2,
+) -> list[WorkerOutcome]:
     """Run every spec (concurrently through ``pool``) and return one outcome per spec.
 
-    A spec holds ``program`` (and optionally ``fallback``), ``tests``, ``probes``,
-    ``timeout`` and whatever else :mod:`code_harness` reads. ``max_restarts`` bounds the
-    resumptions after a test killed its process; ``sandbox_retries`` the reruns after the
-    sandbox itself failed (a :class:`~rerank.verifiers.sandbox.SandboxError`: not the
-    candidate's doing, so it costs the candidate nothing). A sandbox that cannot run
-    anything here (``SandboxUnavailable``) raises.
+    A spec holds ``program`` (and optionally ``fallback``), ``entry_point``, ``steps``,
+    ``timeout`` (per step), ``load_timeout``, and ``budget``: the seconds all its steps
+    may take in all, across restarts. ``max_restarts`` bounds the resumptions after a
+    step ended its process; ``sandbox_retries`` the reruns after the sandbox itself
+    failed (a :class:`~rerank.verifiers.sandbox.SandboxError`: not the candidate's
+    doing, so it costs the candidate nothing). A sandbox that cannot run anything here
+    (``SandboxUnavailable``) raises.
     """
-    outcomes = []
-    for spec in specs:
-        n_tests = len(spec.get("tests", ()))
-        outcomes.append(
-            Outcome(
-                tests=[("unknown", "not run")] * n_tests,
-                records=[None] * n_tests,
-                probes=[None] * len(spec.get("probes", ())),
-            )
-        )
+    outcomes = [
+        WorkerOutcome(steps=[StepResult() for _ in spec.get("steps", ())]) for spec in specs
+    ]
     restarts = [0] * len(specs)
     failures = [0] * len(specs)
-    # Calls known to kill the process, by the tests' memo keys: a probe repeating one
-    # takes that result instead of killing the next process too.
-    known: list[dict[str, str]] = [{} for _ in specs]
     pending = [(i, 0) for i in range(len(specs))]
     while pending:
         running = []
         for i, start in pending:
-            nonce = secrets.token_hex(8)
-            stdin = _encode({**specs[i], "nonce": nonce, "start": start, "memo": known[i]})
-            running.append((i, start, nonce, pool.submit(HARNESS_SOURCE, stdin=stdin)))
+            left = _budget(specs[i]) - outcomes[i].seconds
+            if left <= 0.05:
+                _give_up(outcomes[i], start, _spent(specs[i]))
+                continue
+            stdin = json.dumps({**specs[i], "start": start})
+            future = pool.submit(
+                WORKER_SOURCE,
+                stdin=stdin,
+                files=SUPPORT_FILES,
+                wall_seconds=left,
+                idle_seconds=_idle(specs[i]),
+                startup_seconds=float(specs[i].get("load_timeout", 5.0)) + IDLE_GRACE,
+            )
+            running.append((i, start, future))
         pending = []
-        for i, start, nonce, future in running:
+        for i, start, future in running:
             try:
                 result = future.result()
             except Exception as exc:
@@ -196,67 +182,116 @@ def run_specs(
                 else:
                     _give_up(outcomes[i], start, f"not run: the sandbox failed ({exc})")
                 continue
-            culprit = _apply(outcomes[i], result, nonce, start)
-            if culprit is None:
-                continue
-            tests = specs[i].get("tests", ())
-            if culprit < len(tests) and tests[culprit].get("memo"):
-                known[i][tests[culprit]["memo"]] = _death_text(result)
-            resumed = culprit + 1
-            if resumed >= len(outcomes[i].tests) + len(outcomes[i].probes):
+            outcomes[i].seconds += float(getattr(result, "seconds", 0.0) or 0.0)
+            culprit = _apply(outcomes[i], specs[i], result, start)
+            if culprit is None or culprit + 1 >= len(outcomes[i].steps):
                 continue
             restarts[i] += 1
-            if restarts[i] <= max_restarts:
-                pending.append((i, resumed))
+            if restarts[i] > max_restarts:
+                _give_up(outcomes[i], culprit + 1, "not run: earlier steps kept ending the process")
+            elif _budget(specs[i]) - outcomes[i].seconds <= 0.05:
+                _give_up(outcomes[i], culprit + 1, _spent(specs[i]))
             else:
-                _give_up(outcomes[i], resumed, "not run: earlier tests kept killing the process")
+                pending.append((i, culprit + 1))
     return outcomes
 
 
-def _apply(outcome: Outcome, result: Any, nonce: str, start: int) -> int | None:
-    """Fold one process's lines into ``outcome``; the test or probe it died in, if any."""
+def _budget(spec: dict[str, Any]) -> float:
+    return float(spec.get("budget") or 1e9)
+
+
+def _spent(spec: dict[str, Any]) -> str:
+    return f"not run: the candidate's time budget ({_budget(spec):g}s for all its tests) ran out"
+
+
+def _idle(spec: dict[str, Any]) -> float:
+    """How long stdout may be silent once loaded: the longest step's limit, plus a grace."""
+    limits = [float(spec.get("timeout", 3.0))]
+    limits += [float(step["timeout"]) for step in spec.get("steps", ()) if "timeout" in step]
+    return max(limits) + IDLE_GRACE
+
+
+def _apply(outcome: WorkerOutcome, spec: dict[str, Any], result: Any, start: int) -> int | None:
+    """Fold one process's lines into ``outcome``; the step it died in, if any."""
     outcome.processes += 1
-    n_tests = len(outcome.tests)
-    total = n_tests + len(outcome.probes)
+    outcome.limits = dict(getattr(result, "limits", None) or {})
+    total = len(outcome.steps)
     seen: set[int] = set()
     loaded = finished = False
-    for record in _records(getattr(result, "stdout", "") or "", nonce):
+    for record in read_lines(getattr(result, "stdout", "") or ""):
         if "load" in record:
             loaded = record["load"] == "ok"
             outcome.fallback = bool(record.get("fallback"))
             if not loaded:
-                outcome.load = record.get("d") or "the program could not be loaded"
-        elif record.get("done"):
+                outcome.load = str(record.get("d") or "the program could not be loaded")[:300]
+        elif record.get("done") is True:
             finished = True
-        elif isinstance(record.get("k"), int) and 0 <= record["k"] < total:
+        elif type(record.get("k")) is int and start <= record["k"] < total:
             k = record["k"]
-            seen.add(k)
-            if k >= n_tests:
-                outcome.probes[k - n_tests] = record.get("h")
-            elif "big" in record or "v" in record:
-                outcome.tests[k] = ("pass", "")
-                outcome.records[k] = (_value(record), float(record.get("t", 0.0)))
-            else:
-                outcome.tests[k] = (record.get("s", "error"), record.get("d", ""))
+            if k not in seen:  # the first line for a step counts; later ones are noise
+                seen.add(k)
+                outcome.steps[k] = _step(record, spec, k)
     if not loaded:
         if outcome.load == "ok":  # died before saying whether the program loaded
-            status, detail = _death(result)
-            outcome.load = f"loading the program failed: {detail}"
+            outcome.load = f"loading the program failed: {_death(result, spec)[1]}"
         return None
     if finished:
         return None
     culprit = next((k for k in range(start, total) if k not in seen), None)
     if culprit is None:
         return None
-    status, detail = _death(result)
-    if culprit < n_tests:
-        outcome.tests[culprit] = (status, detail)
-    else:
-        outcome.probes[culprit - n_tests] = digest(_death_text(result))
+    status, detail = _death(result, spec, culprit)
+    outcome.steps[culprit] = StepResult(status=status, detail=detail)
     return culprit
 
 
-def _give_up(outcome: Outcome, start: int, why: str) -> None:
-    for k in range(start, len(outcome.tests)):
-        if outcome.tests[k][0] == "unknown":
-            outcome.tests[k] = ("unknown", why)
+def _step(record: dict[str, Any], spec: dict[str, Any], k: int) -> StepResult:
+    ops = []
+    for raw in record.get("r") or []:
+        if not isinstance(raw, dict):
+            break
+        level = raw.get("lvl")
+        ops.append(
+            OpResult(
+                value=decode_value(raw["v"]) if "v" in raw else None,
+                level=level if type(level) is int else 0,
+                out=str(raw.get("out") or "")[:4000],
+            )
+        )
+    at = record.get("at") if type(record.get("at")) is int else len(ops)
+    seconds = record.get("t") if type(record.get("t")) in (int, float) else 0.0
+    if record.get("timeout"):
+        limit = float(spec["steps"][k].get("timeout", spec.get("timeout", 3.0)))
+        detail = f"timed out after {limit:g}s"
+        if record.get("group"):
+            detail = "its group ran out of time"
+        return StepResult("timeout", detail, ops, at)
+    if "raise" in record:
+        name = str(record.get("raise"))[:60]
+        return StepResult("raise", str(record.get("d") or name)[:200], ops, at, name)
+    return StepResult("ok", "", ops, at, seconds=float(seconds))
+
+
+def _death(result: Any, spec: dict[str, Any], k: int | None = None) -> tuple[str, str]:
+    """The status and detail of the step a process died in."""
+    status = getattr(result, "status", "error")
+    if getattr(result, "idle", False):
+        limit = float(spec.get("timeout", 3.0))
+        if k is not None:
+            limit = float(spec["steps"][k].get("timeout", limit))
+        return "timeout", f"timed out after {limit:g}s (the process was stopped)"
+    if status == "timeout":
+        return "timeout", f"timed out: the candidate's time budget ({_budget(spec):g}s) ran out"
+    if status == "killed":
+        return "died", "the process was killed (memory or CPU limit)"
+    tail = (getattr(result, "stderr", "") or "").strip().splitlines()[-1:]
+    if status == "error":
+        code = getattr(result, "returncode", None)
+        return "died", f"the process exited with code {code}" + (f": {tail[0]}" if tail else "")
+    return "died", "the process exited during this step"
+
+
+def _give_up(outcome: WorkerOutcome, start: int, why: str) -> None:
+    for k in range(start, len(outcome.steps)):
+        if outcome.steps[k].status == "unknown":
+            outcome.steps[k] = StepResult("unknown", why)

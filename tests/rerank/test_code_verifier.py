@@ -28,9 +28,9 @@ class CountingPool:
         self.pool = pool
         self.submitted = 0
 
-    def submit(self, source, stdin=None, files=None):
+    def submit(self, source, stdin=None, files=None, **limits):
         self.submitted += 1
-        return self.pool.submit(source, stdin=stdin, files=files)
+        return self.pool.submit(source, stdin=stdin, files=files, **limits)
 
 
 @pytest.fixture(scope="module")
