@@ -10,7 +10,9 @@ move whatever the attacker writes.
 from __future__ import annotations
 
 import gc
+import json
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -217,11 +219,8 @@ def test_checks_that_need_python_run_outside_the_candidate():
     assert [c.status for c in fair.checks] == ["pass", "pass", "pass"]
 
 
-def test_a_candidate_that_swallows_its_timer_is_stopped_at_once():
-    """A test that overruns has its whole process stopped near its own limit, and the
-    candidate's tests together never take more than its total budget."""
-    stubborn = textwrap.dedent(
-        """
+STUBBORN = {
+    "catches BaseException": """
         def add(a, b):
             while True:
                 try:
@@ -229,10 +228,26 @@ def test_a_candidate_that_swallows_its_timer_is_stopped_at_once():
                         pass
                 except BaseException:
                     pass
-        """
-    )
+        """,
+    "ignores SIGALRM": """
+        import signal
+        def add(a, b):
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)
+            while True:
+                pass
+        """,
+}
+
+
+@pytest.mark.parametrize("name", sorted(STUBBORN))
+def test_a_candidate_that_defeats_its_timer_is_stopped_at_once(name):
+    """A test that overruns has its whole process stopped near its own limit, and the
+    candidate's tests together never take more than its total budget."""
+    stubborn = textwrap.dedent(STUBBORN[name])
+    started = time.monotonic()
     with CodeVerifier(timeout=0.5, total_timeout=4.0) as verifier:
         [evidence] = verifier.verify(Item.from_texts(PROMPT, [stubborn], resources=TESTS))
+    assert time.monotonic() - started < 30  # not 4 tests x the 20 s wall clock
     checks = {c.id: c for c in evidence.checks}
     assert checks["example:1"].status == "timeout"
     assert "stopped" in checks["example:1"].detail
@@ -266,3 +281,17 @@ def test_unreadable_lines_are_evidence_of_nothing():
     assert statuses["example:1"] == "pass"  # the unparseable line is skipped, the real one read
     assert statuses["example:2"] == statuses["test:1"] == "fail"
     assert statuses["test:2"] == "pass"
+
+
+def test_the_candidates_process_is_never_told_what_is_expected():
+    """The worker's spec holds the calls to make, not the values they should return."""
+    verifier = CodeVerifier()
+    item = Item.from_texts(PROMPT, [HONEST], resources=TESTS)
+    task = verifier._task(item)
+    from rerank.verifiers.code import _plan
+
+    plan = _plan(task, "", HONEST, None)
+    spec = json.dumps(verifier._spec(task, None, plan))
+    assert "add(2, 2)" in spec and "add(10, 5)" in spec
+    for expected in ("== 4", "== 15", '{"i": "f"}', "expected", "want"):
+        assert expected not in spec
