@@ -311,6 +311,8 @@ def resolve(
         return "error", step.detail
     if step.status in ("timeout", "unknown"):
         return step.status, step.detail
+    if len(step.ops) < len(plan.ops):  # a report with results missing: evidence of nothing
+        return "error", "the candidate's process reported no result for this test"
     if plan.printed_want is not None:
         printed = step.ops[-1].out if step.ops else ""
         if text_matches(printed, plan.printed_want):

@@ -75,6 +75,15 @@ ATTACKS = {
                         setattr(obj, name, lambda self, *a, **k: {"s": "pass", "d": "",
                                                                   "v": {"i": "63"}})
         """,
+    # Make every step report success with no results at all.
+    "empty reports": """
+        import gc
+        def add(a, b):
+            return a - b
+        for obj in gc.get_objects():
+            if isinstance(obj, type) and obj.__name__ == "Worker":
+                obj.step = lambda self, step, seconds: {"s": "pass", "r": []}
+        """,
     # Patch the comparison functions wherever they live in the candidate's process.
     "patched comparisons": """
         import sys
