@@ -298,6 +298,8 @@ def run_python(
                 deadline=started + limits.wall_seconds,
                 idle=idle_seconds,
                 first_idle=startup_seconds,
+                # No cgroup holds the run's processes together: sum their memory instead.
+                memory=(limits.memory_mb << 20) if cgroup is None and limits.memory_mb else None,
             )
     applied = _limits_applied(limits, iso, watched.status, cgroup_failure)
     return _result(watched, iso, time.monotonic() - started, limits=applied)
@@ -396,7 +398,11 @@ def _result(
             f"sandbox supervisor ended without starting the program "
             f"(exit code {watched.returncode}): {tail}"
         )
-    if watched.stopped and (returncode is None or returncode < 0):
+    limits = dict(limits or {})
+    if watched.over_memory:  # our kill, for the memory its processes held together
+        status, returncode = "killed", None
+        limits["memory_exceeded_mb"] = watched.over_memory >> 20
+    elif watched.stopped and (returncode is None or returncode < 0):
         status, returncode = "timeout", None  # our kill, not the program's own ending
     elif returncode is None:  # the supervisor vanished under a running program
         status = "killed"
@@ -410,7 +416,7 @@ def _result(
         truncated=watched.truncated,
         seconds=seconds,
         idle=watched.idle,
-        limits=limits or {},
+        limits=limits,
     )
 
 

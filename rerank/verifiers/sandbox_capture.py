@@ -10,7 +10,11 @@ With ``idle`` set, the run is also stopped when stdout has been silent that long
 (``first_idle`` before its first output, if given): a program that reports after each
 step, and stalls in one, is stopped at once rather than at the wall clock. At the
 deadline it sends SIGTERM to the supervisor, which SIGKILLs the program and reports once
-everything below it is gone. Only if the supervisor itself does not answer within
+everything below it is gone. With ``memory`` set, the resident memory of every process
+below the supervisor is summed every ``MEMORY_POLL`` seconds, and the run is stopped the
+same way once the sum passes it: where no per-run cgroup bounds a run's processes
+together, this does (a poll can miss a spike between two reads, never a steady excess).
+Only if the supervisor itself does not answer within
 ``KILL_GRACE`` is its whole process group SIGKILLed. The supervisor is our child and is
 reaped only at the very end, so neither pid can have been reused by then.
 """
@@ -28,6 +32,8 @@ from dataclasses import dataclass
 __all__ = ["KILL_GRACE", "Watched", "watch"]
 
 KILL_GRACE = 5.0  # seconds the supervisor gets to clean up after SIGTERM
+MEMORY_POLL = 0.1  # seconds between two sums of a run's resident memory
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 _CHUNK = 1 << 16
 _STATUS_LIMIT = 1 << 16
 
@@ -43,6 +49,7 @@ class Watched:
     stopped: bool  # we asked the supervisor to kill the program (wall clock or idle)
     returncode: int | None  # the supervisor's own exit code
     idle: bool = False  # it was stopped because stdout went silent for ``idle`` seconds
+    over_memory: int = 0  # bytes its processes held together when it was stopped for it
 
 
 def _pidfd(pid: int) -> int | None:
@@ -60,6 +67,7 @@ def watch(
     deadline: float,
     idle: float | None = None,
     first_idle: float | None = None,
+    memory: int | None = None,
 ) -> Watched:
     """Drain ``proc``'s pipes until they close and it exits, enforcing ``deadline`` and,
     when given, at most ``idle`` seconds of silence on stdout."""
@@ -79,9 +87,15 @@ def watch(
         selector.register(pidfd, selectors.EVENT_READ)
     open_pipes, exited, stopped, truncated, went_idle = len(buffers), False, False, False, False
     heard, silence = time.monotonic(), first_idle if first_idle is not None else idle
+    polled, over_memory = time.monotonic(), 0
     try:
         while open_pipes or not exited:
             now = time.monotonic()
+            if memory is not None and not stopped and now - polled >= MEMORY_POLL:
+                polled = now
+                held = resident_below(proc.pid)
+                if held > memory:
+                    over_memory, deadline = held, now
             if silence is not None and not stopped and now - heard >= silence:
                 went_idle, deadline = True, now
             if now >= deadline:
@@ -91,6 +105,8 @@ def watch(
                 proc.send_signal(signal.SIGTERM)
                 stopped, deadline = True, now + KILL_GRACE
             wake = deadline if silence is None or stopped else min(deadline, heard + silence)
+            if memory is not None and not stopped:
+                wake = min(wake, polled + MEMORY_POLL)
             timeout = max(0.0, wake - now)
             timeout = timeout if pidfd is not None else min(timeout, 0.05)
             for key, _ in selector.select(timeout):
@@ -129,7 +145,41 @@ def watch(
         stopped=stopped,
         returncode=proc.returncode,
         idle=went_idle,
+        over_memory=over_memory,
     )
+
+
+def resident_below(pid: int) -> int:
+    """Bytes resident in every process below ``pid`` (its children, theirs, ...).
+
+    Read from ``/proc/<pid>/task/*/children`` and each process's ``statm``; pages shared
+    after a fork count once per process (an overcount, never an undercount). 0 where
+    /proc does not say.
+    """
+    total, todo, seen = 0, [pid], {pid}
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as f:
+                    children = [int(c) for c in f.read().split()]
+            except (OSError, ValueError):
+                continue
+            for child in children:
+                if child in seen:
+                    continue
+                seen.add(child)
+                todo.append(child)
+                try:
+                    with open(f"/proc/{child}/statm") as f:
+                        total += int(f.read().split()[1]) * _PAGE
+                except (OSError, ValueError, IndexError):
+                    pass
+    return total
 
 
 def _killpg(pgid: int) -> None:
