@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import tournaments
-from rerank.answers import answer_key
+from rerank.answers import vote_keys
 from rerank.errors import ConfigError
 from rerank.items import Item
-from rerank.judges import Judge, Score, create_judge
+from rerank.judges import EvidenceJudge, Judge, Score, create_judge, parse_spec
 from tournaments import Selection
 
 __all__ = [
@@ -37,8 +37,10 @@ __all__ = [
     "ItemResult",
     "StrategyConfig",
     "aselect",
+    "content_id",
     "item_seed",
     "default_judge_spec",
+    "judge_options",
     "resolve_judge",
     "select",
     "select_item",
@@ -120,6 +122,18 @@ def item_seed(seed: int, item: Item) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
+def content_id(prompt: str, candidates: Sequence[str]) -> str:
+    """An id for an item given without one: a digest of its prompt and candidates.
+
+    >>> content_id("q", ["a", "b"]) == content_id("q", ["a", "b"]) != content_id("q", ["b", "a"])
+    True
+    """
+    digest = hashlib.blake2b(digest_size=12)
+    for text in (prompt, *candidates):
+        digest.update(len(text).to_bytes(8, "big") + text.encode("utf-8", "surrogatepass"))
+    return "content:" + digest.hexdigest()
+
+
 def default_judge_spec() -> str:
     """The judge used when none is named: evidence, then the local model where the evidence
     ties (``evidence+local``) when that model can run here (``pip install -e '.[local]'``
@@ -131,13 +145,36 @@ def default_judge_spec() -> str:
     return LOCAL_DEFAULT_JUDGE if available(DEFAULT_MODEL) else DEFAULT_JUDGE
 
 
-def resolve_judge(judge: Judge | str | None, config: StrategyConfig) -> Judge | None:
-    """The judge a strategy needs: ``None`` for vote, the default when none is named."""
+#: Judges that take the evidence judge they build on as ``evidence=``.
+_BUILT_ON_EVIDENCE = ("llm", "local", "evidence+local")
+
+
+def judge_options(spec: str, *, exec_python: str | None = None) -> dict[str, Any]:
+    """The options that make judge ``spec`` run code candidates on ``exec_python`` (an
+    execution environment's interpreter); none for judges that run no code."""
+    if exec_python is None:
+        return {}
+    name = parse_spec(spec)[0]
+    if name == "evidence":
+        return {"exec_python": exec_python}
+    if name in _BUILT_ON_EVIDENCE:
+        return {"evidence": EvidenceJudge(exec_python=exec_python)}
+    return {}
+
+
+def resolve_judge(
+    judge: Judge | str | None, config: StrategyConfig, *, exec_python: str | None = None
+) -> Judge | None:
+    """The judge a strategy needs: ``None`` for vote, the default when none is named.
+    A judge named by its spec runs code candidates on ``exec_python`` (default: the
+    sandbox's own interpreter); a judge object comes as it was built."""
     if config.name == "vote":
         return None
     if judge is None:
         judge = default_judge_spec()
-    return create_judge(judge) if isinstance(judge, str) else judge
+    if isinstance(judge, str):
+        return create_judge(judge, **judge_options(judge, exec_python=exec_python))
+    return judge
 
 
 async def select_item(
@@ -161,7 +198,9 @@ async def select_item(
         elapsed=0.0,
     )
     if config.name == "vote":
-        result.vote_keys = [answer_key(c.text) for c in item.candidates]
+        # No answer (or a weak one nobody states) abstains: abstainers share no key, and
+        # ties go to the seeded order (tournaments.vote), never to index 0.
+        result.vote_keys = vote_keys(c.text for c in item.candidates)
         selection = await tournaments.vote(item.n, result.vote_keys.__getitem__, seed=seed)
     elif judge is None:
         raise ConfigError(f"strategy {config.name!r} needs a judge")
@@ -214,6 +253,7 @@ async def aselect(
     strategy: str = DEFAULT_STRATEGY,
     judge: Judge | str | None = None,
     seed: int = 0,
+    id: str | None = None,
     kind: str | None = None,
     resources: dict[str, Any] | None = None,
     scores: Sequence[float | None] | None = None,
@@ -221,15 +261,20 @@ async def aselect(
 ) -> Selection:
     """Pick the best of ``candidates`` for ``prompt`` (async).
 
+    Ties and display orders follow a seed of this item's own, made from ``seed`` and
+    ``id`` as in a file run; without an ``id``, from the prompt and the candidates
+    (:func:`content_id`), so a rerun reproduces and different prompts differ.
     ``options`` are :class:`StrategyConfig` fields (``both_orders``, ``aggregate``,
     ``checkpoints``). ``scores`` are labels, read only by the simulated judge.
     """
     if not candidates:
         raise ConfigError("no candidates to select from")
     config = StrategyConfig(name=strategy, seed=seed, **options)
+    texts = list(candidates)
     item = Item.from_texts(
         prompt,
-        list(candidates),
+        texts,
+        id=str(id) if id is not None else content_id(prompt, texts),
         kind=kind,
         resources=resources,
         scores=list(scores) if scores is not None else None,

@@ -1,17 +1,19 @@
 """A label-free judge from agreement alone: the answer more candidates reached wins.
 
-Each candidate's normalised final answer (:func:`rerank.answers.answer_key`) is computed
-once per item; a candidate's *support* is the number of candidates sharing its answer
-(0 when it states none). ``compare`` prefers more support and calls equal support a tie;
-``score`` is support divided by the number of candidates. Paired with a pairwise strategy
-this reproduces majority voting; it is the stand-in default until the evidence judge.
+Each candidate's vote (:func:`rerank.answers.vote_keys`: its normalised final answer) is
+computed once per item; a candidate's *support* is the number of candidates sharing its
+answer, 0 when it states none, or only a weak one (a last number) that no candidate states
+explicitly: responses without answers never agree with each other, and stray numbers never
+make a consensus. ``compare`` prefers more support and calls equal support a tie (which a
+strategy breaks by its seeded order); ``score`` is support divided by the number of
+candidates. Paired with a pairwise strategy this reproduces majority voting.
 """
 
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
 
-from rerank.answers import answer_key
+from rerank.answers import vote_keys
 from rerank.items import Item
 from rerank.judges.base import BaseJudge, Score, Verdict, register_judge
 
@@ -20,7 +22,7 @@ __all__ = ["ConsensusJudge", "support"]
 
 def support(item: Item) -> list[int]:
     """For each candidate, how many candidates (itself included) share its final answer."""
-    keys = [answer_key(c.text) for c in item.candidates]
+    keys = vote_keys(c.text for c in item.candidates)
     counts = Counter(k for k in keys if k is not None)
     return [counts[k] if k is not None else 0 for k in keys]
 

@@ -3,11 +3,14 @@
 For each candidate it reports, in this order:
 
 - ``answer`` (soft): pass when the response states a final answer
-  (:func:`rerank.answers.final_answer`), fail when it states none: a math response without
-  an answer has not done what was asked, but the extractor can miss an unusual phrasing,
-  so this is a hint, not a verdict;
-- ``reference`` (hard), only when the item makes a reference visible
-  (``item.task.resources["reference"]``, present when the user granted it with
+  (:func:`rerank.answers.extract_answer`), unknown when the only answer is a weak one (a
+  last number read without any marker), fail when it states none ("no final answer
+  found"): a math response without an answer has not done what was asked, but the
+  extractor can miss an unusual phrasing, so this is a hint, not a verdict. A note
+  ``answer_source: <method>`` says where the answer was found (``json:answer``,
+  ``boxed``, ``last-number (weak)``, ``none (why)``);
+- ``reference`` (hard; soft for a weak answer), only when the item makes a reference
+  visible (``item.task.resources["reference"]``, present when the user granted it with
   ``--expose reference``): pass or fail by math-verify equivalence of the final answers;
   unknown when the candidate states no answer, the reference yields none, or math-verify
   timed out or could not decide;
@@ -18,10 +21,11 @@ Its *signature* is a canonical key of the final answer, the same for every answe
 math-verify finds equivalent within the item: the normalised answer
 (:func:`rerank.answers.normalize_answer`) of the first answer of its class, so ``1/2``,
 ``0.5`` and ``\\frac{1}{2}`` share one, and consensus counts them together. No answer, no
-signature. math-verify runs in worker processes with deadlines
-(:mod:`rerank.verifiers.math_equivalence`), once per item for all its answers; when it
-times out or is not installed, signatures fall back to the normalised answer, which
-never merges different answers.
+signature; a weak answer has one only when its class holds an answer some candidate
+states explicitly (weak answers never make a consensus on their own). math-verify runs
+in worker processes with deadlines (:mod:`rerank.verifiers.math_equivalence`), once per
+item for all its answers; when it times out or is not installed, signatures fall back to
+the normalised answer, which never merges different answers.
 
 The verifier reads ``item.public()`` only: labels never reach it.
 """
@@ -33,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rerank.answers import final_answer, normalize_answer
+from rerank.answers import FinalAnswer, extract_answer, final_answer, normalize_answer
 from rerank.evidence import Check, Evidence
 from rerank.items import Item
 from rerank.task_kind import detect_kind
@@ -54,17 +58,28 @@ class _Answer:
 
     written: str
     key: str
+    weak: bool = False
 
     @property
     def expression(self) -> str:
         return self.key if _PLAIN_NUMBER.fullmatch(self.key) else self.written
 
 
-def _answer(written: str | None) -> _Answer | None:
+def _answer(written: str | None, *, weak: bool = False) -> _Answer | None:
     if written is None:
         return None
     key = normalize_answer(written)
-    return _Answer(written, key) if key else None
+    return _Answer(written, key, weak) if key else None
+
+
+def _answer_check(found: FinalAnswer, answer: _Answer | None) -> Check:
+    if answer is None:
+        why = found.reason if found.written is None else f"{found.written!r} normalises to nothing"
+        return Check("answer", "fail", hard=False, detail=why or "no final answer found")
+    if answer.weak:
+        detail = f"{answer.written} (a last number, weak: no explicit final answer)"
+        return Check("answer", "unknown", hard=False, detail=detail)
+    return Check("answer", "pass", hard=False, detail=answer.written)
 
 
 def reference_answer(reference: Any) -> str | None:
@@ -122,27 +137,29 @@ class MathVerifier:
     def verify(self, item: Item) -> list[Evidence]:
         """One :class:`Evidence` per candidate, in candidate order."""
         item = item.public()
-        answers = [_answer(final_answer(c.text)) for c in item.candidates]
+        found = [extract_answer(c.text) for c in item.candidates]
+        answers = [_answer(f.written, weak=f.weak) for f in found]
         distinct = list(dict.fromkeys(a.key for a in answers if a is not None))
         expressions = {a.key: a.expression for a in reversed(answers) if a is not None}
         visible = "reference" in item.task.resources
         reference = _answer(reference_answer(item.task.resources.get("reference")))
         equivalence = self._equivalence([expressions[k] for k in distinct], reference)
         index = {key: d for d, key in enumerate(distinct)}
+        # Classes some candidate states explicitly: only those get weak answers' support.
+        stated = {equivalence.classes[index[a.key]] for a in answers if a and not a.weak}
         evidence = []
-        for candidate, answer in zip(item.candidates, answers, strict=True):
-            checks, notes = [], []
-            if answer is None:
-                checks.append(Check("answer", "fail", hard=False, detail="no final answer stated"))
-            else:
-                checks.append(Check("answer", "pass", hard=False, detail=answer.written))
+        for candidate, answer, how in zip(item.candidates, answers, found, strict=True):
+            checks = [_answer_check(how, answer)]
+            notes = [f"answer_source: {how.describe()}"]
             d = index.get(answer.key) if answer is not None else None
             if visible:
                 checks.append(_reference_check(answer, reference, equivalence, d))
             notes.extend(_notes(equivalence, d))
             if self.steps:
                 checks.extend(step_checks(candidate.text))
-            signature = distinct[equivalence.classes[d]] if d is not None else None
+            signature = None
+            if d is not None and (not answer.weak or equivalence.classes[d] in stated):
+                signature = distinct[equivalence.classes[d]]
             evidence.append(Evidence(self.name, tuple(checks), signature, tuple(notes)))
         return evidence
 
@@ -165,23 +182,25 @@ def _reference_check(
     if reference is None:
         return unknown("the reference states no final answer")
     if answer is None or d is None:
-        return unknown("no final answer stated")
+        return unknown("no final answer found")
+    # A weak answer (a last number) may not be the answer at all: its match is a hint.
+    hard = not answer.weak
     versus = f"{answer.written} vs reference {reference.written}"
     if answer.key == reference.key:
-        return Check("reference", "pass", detail=f"{versus}: equal")
+        return Check("reference", "pass", hard, detail=f"{versus}: equal")
     match = eq.reference[d] if eq.reference is not None else None
     if match is None:
         if _PLAIN_NUMBER.fullmatch(answer.key) and _PLAIN_NUMBER.fullmatch(reference.key):
             # Two exact numbers that normalise differently differ: no math-verify needed.
-            return Check("reference", "fail", detail=f"{versus}: different numbers")
+            return Check("reference", "fail", hard, detail=f"{versus}: different numbers")
         if eq.error:
             return unknown(f"{versus}: math-verify unavailable ({eq.error})")
         if eq.reference_timed_out or d in eq.timed_out:
             return unknown(f"{versus}: math-verify timed out")
         return unknown(f"{versus}: math-verify could not read one of them")
     if match:
-        return Check("reference", "pass", detail=f"{versus}: equivalent (math-verify)")
-    return Check("reference", "fail", detail=f"{versus}: not equivalent (math-verify)")
+        return Check("reference", "pass", hard, detail=f"{versus}: equivalent (math-verify)")
+    return Check("reference", "fail", hard, detail=f"{versus}: not equivalent (math-verify)")
 
 
 def _notes(eq: Equivalence, d: int | None) -> list[str]:

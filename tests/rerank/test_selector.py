@@ -94,3 +94,34 @@ def test_judges_that_do_not_declare_it_get_no_labels():
     result = asyncio.run(select_item(item, StrategyConfig(name="knockout"), judge))
     assert judge.labels == [None, None]
     assert result.labels_used is False
+
+
+def test_each_prompt_gets_its_own_seed_so_ties_spread_over_slots():
+    """Without an id, ties follow a seed made from the item's content: over many prompts
+    whose candidates tie, every slot wins sometimes, and a rerun picks the same."""
+    from collections import Counter
+
+    from rerank import select
+
+    prompts = [f"Describe place number {k}." for k in range(80)]
+    texts = [[f"An answer {k}.{j}" for j in range(4)] for k in range(80)]
+    winners = [select(p, t, judge="consensus").winner for p, t in zip(prompts, texts, strict=True)]
+    counts = Counter(winners)
+    assert set(counts) == {0, 1, 2, 3} and min(counts.values()) >= 8, counts
+    assert winners == [
+        select(p, t, judge="consensus").winner for p, t in zip(prompts, texts, strict=True)
+    ]
+
+
+def test_an_id_given_in_python_seeds_like_the_same_id_in_a_file():
+    """``select(..., id=...)`` is accepted and seeds the item as a file row with that id."""
+    from rerank import select
+    from rerank.items import Item
+    from rerank.selector import item_seed
+
+    texts = ["same", "same text", "also same"]
+    picks = {select("q", texts, judge="consensus", id=str(k), seed=3).winner for k in range(12)}
+    assert len(picks) > 1
+    assert item_seed(3, Item.from_texts("q", texts, id="7")) == item_seed(
+        3, Item.from_texts("other", ["x"], id="7")
+    )
