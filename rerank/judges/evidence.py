@@ -8,7 +8,9 @@ standing is, in this order of precedence:
 1. *tier*: every hard check passed (2) beats no hard evidence (1) beats a failed hard check (0);
 2. *hard credit*: the share of its hard checks passed (a partial pass beats a total fail);
 3. *soft credit*: the share of its soft checks passed (extracted constraints, steps);
-4. *consensus*: how many candidates share its signature (same answer, same behaviour).
+4. *consensus*: the weight of its behaviour cluster, the candidates sharing its signature
+   (same answer, same behaviour), weighted as CodeT does: cluster size times the hard
+   checks its members pass (plus one, so a cluster with no checks counts its size).
 
 ``compare`` prefers the better standing and cites the checks that separate the two; when
 nothing separates them the verdict is an explicit tie that says why. On general items no
@@ -34,13 +36,19 @@ from rerank.verifiers.sandbox import SandboxError
 __all__ = ["EvidenceJudge", "Standing", "default_verifiers", "standings"]
 
 
-def default_verifiers() -> dict[str, Verifier]:
-    """The verifier of each task kind (imported here: they pull in heavier libraries)."""
+def default_verifiers(exec_python: str | None = None) -> dict[str, Verifier]:
+    """The verifier of each task kind (imported here: they pull in heavier libraries);
+    code candidates run on ``exec_python`` (an execution environment's interpreter)."""
     from rerank.verifiers.code import CodeVerifier
+    from rerank.verifiers.code_probes import MUTATIONS
     from rerank.verifiers.instructions import InstructionVerifier
     from rerank.verifiers.math import MathVerifier
 
-    return {"code": CodeVerifier(), "instruction": InstructionVerifier(), "math": MathVerifier()}
+    return {
+        "code": CodeVerifier(mutations=MUTATIONS, python=exec_python),
+        "instruction": InstructionVerifier(),
+        "math": MathVerifier(),
+    }
 
 
 @dataclass(frozen=True)
@@ -50,14 +58,15 @@ class Standing:
     tier: int
     hard: float | None
     soft: float | None
-    consensus: int
+    consensus: int  # how many candidates share its signature, itself included
     evidence: Evidence | None
+    weight: int | None = None  # its cluster's CodeT weight (default: ``consensus``)
 
     def key(self) -> tuple[float, float, float, int]:
         # A missing share counts as neutral (0.5): no checks is neither credit nor blame.
         hard = 0.5 if self.hard is None else self.hard
         soft = 0.5 if self.soft is None else self.soft
-        return (self.tier, hard, soft, self.consensus)
+        return (self.tier, hard, soft, self.consensus if self.weight is None else self.weight)
 
     def describe(self) -> str:
         if self.evidence is None:
@@ -68,7 +77,7 @@ class Standing:
             if checks:
                 parts.append(f"{sum(c.passed for c in checks)}/{len(checks)} {label} checks pass")
         if self.evidence.signature is not None:
-            parts.append(f"shared by {self.consensus}")
+            parts.append(f"shared by {self.consensus} (cluster weight {self.key()[3]})")
         return ", ".join(parts) or "no checks"
 
 
@@ -78,8 +87,19 @@ def _share(evidence: Evidence, hard: bool) -> float | None:
 
 
 def standings(evidence: Sequence[Evidence]) -> list[Standing]:
-    """Each candidate's standing, given the evidence for all candidates of an item."""
+    """Each candidate's standing, given the evidence for all candidates of an item.
+
+    A behaviour cluster (the candidates with one signature) weighs, as in CodeT's dual
+    agreement, its size times the tests it passes: here the sum over its members of one
+    plus the hard checks they pass. Of two clusters of equal size the one passing more
+    tests weighs more; with no hard checks the weight is the size. Candidates without a
+    signature are in no cluster (size and weight 0).
+    """
     counts = Counter(e.signature for e in evidence if e.signature is not None)
+    weights: Counter[str] = Counter()
+    for e in evidence:
+        if e.signature is not None:
+            weights[e.signature] += 1 + sum(c.passed for c in e.checks if c.hard)
     result = []
     for e in evidence:
         hard = [c for c in e.checks if c.hard and c.status != "unknown"]
@@ -90,7 +110,8 @@ def standings(evidence: Sequence[Evidence]) -> list[Standing]:
         else:
             tier = 1
         consensus = counts[e.signature] if e.signature is not None else 0
-        result.append(Standing(tier, _share(e, True), _share(e, False), consensus, e))
+        weight = weights[e.signature] if e.signature is not None else 0
+        result.append(Standing(tier, _share(e, True), _share(e, False), consensus, e, weight))
     return result
 
 
@@ -120,16 +141,19 @@ class EvidenceJudge(BaseJudge):
     #: Items whose standings stay cached (enough for every item a run has in flight).
     cache_size = 4096
 
-    def __init__(self, verifiers: dict[str, Verifier] | None = None) -> None:
+    def __init__(
+        self, verifiers: dict[str, Verifier] | None = None, *, exec_python: str | None = None
+    ) -> None:
         self.spec = "evidence"
         self._verifiers = verifiers
+        self.exec_python = exec_python  # the interpreter code candidates run on
         self._cache: OrderedDict[str, asyncio.Future[tuple[str, list[Standing]]]] = OrderedDict()
         self.computed = 0  # items whose evidence was computed (not read from the cache)
 
     @property
     def verifiers(self) -> dict[str, Verifier]:
         if self._verifiers is None:
-            self._verifiers = default_verifiers()
+            self._verifiers = default_verifiers(self.exec_python)
         return self._verifiers
 
     def _compute(self, item: Item) -> tuple[str, list[Standing]]:
@@ -227,8 +251,17 @@ class EvidenceJudge(BaseJudge):
                 reason=f"no evidence: no verifier applies to this {kind} item",
                 judge=self.name,
             )
-        tier, hard, soft, consensus = s.key()
-        # The standing packed into one number with the same order of precedence (shares
-        # in thousandths): tier * 1e9 + hard * 1e6 + soft * 1e3 + consensus.
-        value = tier * 1e9 + round(hard * 1000) * 1e6 + round(soft * 1000) * 1e3 + consensus
-        return Score(value, reason=s.describe(), judge=self.name)
+        return Score(_packed(s), reason=s.describe(), judge=self.name)
+
+
+#: Cluster weights are packed below this (a cluster of 1000 candidates passing 999 checks).
+_WEIGHTS = 10**6
+
+
+def _packed(standing: Standing) -> float:
+    """The standing as one number with the same order of precedence: shares in
+    thousandths, ``((tier * 1001 + hard) * 1001 + soft) * 10**6 + weight`` (weights capped
+    below 10**6), exact in a float."""
+    tier, hard, soft, weight = standing.key()
+    head = (int(tier) * 1001 + round(hard * 1000)) * 1001 + round(soft * 1000)
+    return float(head * _WEIGHTS + min(int(weight), _WEIGHTS - 1))

@@ -93,6 +93,12 @@ class CodeVerifier:
     limits; ``workers`` how many candidates run at once (the
     sandbox's default: one per core). ``pool`` replaces the sandbox pool (anything with
     ``submit(source, stdin=..., files=...)``), for tests and for sharing one pool.
+    ``mutations`` is how many behaviour probes to add per item by mutating the visible
+    example inputs (:mod:`~rerank.verifiers.code_probes`; 0, the default: the item's own
+    inputs only; the evidence judge asks for ``code_probes.MUTATIONS``); they run after
+    the tests, within the same per-test limit and total budget. ``python`` is the
+    interpreter candidates run on (an execution environment's, docs/environments.md;
+    default: rerank's own).
     """
 
     name = "code"
@@ -108,6 +114,8 @@ class CodeVerifier:
         pool: Submitter | None = None,
         cache_size: int = 4096,
         max_restarts: int = 3,
+        mutations: int = 0,
+        python: str | None = None,
     ) -> None:
         self.timeout = timeout
         self.load_timeout = load_timeout
@@ -116,6 +124,8 @@ class CodeVerifier:
         self.workers = workers
         self.cache_size = cache_size
         self.max_restarts = max_restarts
+        self.mutations = mutations
+        self.python = python
         self._pool = pool
         self._owned_pool: Any = None
         self._cache: OrderedDict[str, Evidence] = OrderedDict()
@@ -168,7 +178,9 @@ class CodeVerifier:
                 from rerank.verifiers.sandbox import Limits, SandboxPool
 
                 limits = self.limits or Limits()
-                self._owned_pool = SandboxPool(workers=self.workers, limits=limits)
+                self._owned_pool = SandboxPool(
+                    workers=self.workers, limits=limits, python=self.python
+                )
                 self._pool = self._owned_pool
             return self._pool
 
@@ -191,7 +203,8 @@ class CodeVerifier:
         resources = item.task.resources
         entry_point = entry_point_of(item.prompt, resources)
         tests = visible_tests(item.prompt, resources, entry_point)
-        return _Task(entry_point, tuple(tests), tuple(probes(tests, resources, entry_point)))
+        found = probes(tests, resources, entry_point, mutations=self.mutations)
+        return _Task(entry_point, tuple(tests), tuple(found))
 
     def _key(self, item: Item, text: str) -> str:
         resources = item.task.resources
@@ -363,10 +376,20 @@ def _answer(record: dict[str, Any]) -> dict[str, Any]:
     return {"value": decode_value(record.get("v")), "out": str(record.get("out") or "")[:4000]}
 
 
-def _probe_text(step: StepResult, op: int) -> str | None:
+def _probe_text(step: StepResult, op: int, mutated: bool = False) -> str | None:
+    """What a probe gave, as signatures compare it; ``None`` when it never ran.
+
+    On a mutated probe every way of not returning (an exception of any type, a timeout,
+    a dead process, the budget spent before it ran) is one outcome, ``crash``: an input
+    the prompt never vouched for may break every program, each its own way. So an input
+    that makes every candidate crash puts the same mark in every signature, as if it
+    were not there, and the signature stays a function of the candidate alone.
+    """
     finished = step.status == "ok" or (step.status != "unknown" and op < step.at)
     if finished and op < len(step.ops):
         return "=" + code_values.canonical(step.ops[op].value)
+    if mutated:
+        return "crash"
     if step.status == "raise":
         return "raise:" + step.exception
     if step.status == "timeout":
@@ -399,6 +422,9 @@ def _evidence(
         notes.append("no entry point: no behaviour probes")
     elif not task.probes:
         notes.append("no inputs for behaviour clustering")
+    elif mutated := sum(p.mutated for p in task.probes):
+        shown = len(task.probes) - mutated
+        notes.append(f"behaviour probes: {shown} from the item, {mutated} mutated from them")
     if supplied:
         notes.append("ran with the prompt's " + ", ".join(supplied))
     signature = None
@@ -412,7 +438,10 @@ def _evidence(
             elif status in ("error", "timeout") and detail:
                 detail = f"{_clip(test.source)}: {detail}"
             checks.append(Check(test.id, status, hard=True, detail=detail))
-        texts = [_probe_text(outcome.steps[s], op) for s, op in ran.plan.probes]
+        texts = [
+            _probe_text(outcome.steps[s], op, probe.mutated)
+            for (s, op), probe in zip(ran.plan.probes, task.probes, strict=True)
+        ]
         if outcome.load == "ok" and task.probes and None not in texts:
             joined = "|".join(_digest(str(t)) for t in texts)
             signature = "code:" + hashlib.sha256(joined.encode()).hexdigest()[:16]

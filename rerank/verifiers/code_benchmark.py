@@ -12,12 +12,14 @@ the same type and close (``atol`` at least 1e-6, ``rtol`` 1e-7), or passes the t
 special oracle; each input may take ``max(min_time_limit, factor * canonical time)``
 seconds (1 s and 4 by default) and each of the base and plus groups at most
 ``min(60, sum of its limits) + 1`` seconds. A candidate scores 1 when both groups pass.
-The differences: both groups run in one process (evalplus starts one per group, and
-stops a group at its first failure; here every input runs, since the candidate's
-process never learns what was expected), candidates run in our sandbox rather than under
-evalplus's ``reliability_guard``, and outputs are compared in this process, on values
-sent back as plain data (:mod:`~rerank.verifiers.code_values`): ``True`` is not ``1``
-here, where evalplus's ``==`` lets it pass.
+The differences: both groups run in one process (evalplus starts one per group),
+candidates run in our sandbox rather than under evalplus's ``reliability_guard``, and
+outputs are compared in this process, on values sent back as plain data
+(:mod:`~rerank.verifiers.code_values`), as each arrives: the run stops at the first
+failure (evalplus stops the group; the label is fail either way), which the candidate's
+process cannot decide since it never learns what was expected. Unlike evidence checks
+(where ``True`` is not ``1``), ``True == 1`` holds here, as in evalplus's ``==``: safe on
+decoded values, which carry no candidate's ``__eq__``.
 """
 
 from __future__ import annotations
@@ -142,8 +144,10 @@ def read_candidates(path: str | Path) -> Iterator[tuple[str, str, list[dict[str,
                 )
 
 
-#: Outputs whose encoding is larger are compared by digest (exactly, no float tolerance).
-MAX_VALUE_BYTES = 8 << 20
+#: Outputs whose encoding is larger are compared by digest (exactly, no float tolerance),
+#: as are all outputs once a run has sent MAX_RUN_BYTES (the label pool keeps 64 MB).
+MAX_VALUE_BYTES = 1 << 20
+MAX_RUN_BYTES = 32 << 20
 
 
 def _call(args: list) -> dict[str, Any]:
@@ -165,6 +169,7 @@ def expected_outputs(problems: list[Problem], pool: Submitter) -> dict[str, Expe
                 "steps": steps,
                 "load_timeout": 60.0,
                 "max_value_bytes": MAX_VALUE_BYTES,
+                "max_run_bytes": MAX_RUN_BYTES,
             }
         )
     found = {}
@@ -211,6 +216,7 @@ def label_spec(problem: Problem, expected: Expected, program: str) -> dict[str, 
         "budget": sum(budget.values()) + 10.0,
         "load_timeout": 10.0,
         "max_value_bytes": MAX_VALUE_BYTES,
+        "max_run_bytes": MAX_RUN_BYTES,
     }
 
 
@@ -231,18 +237,29 @@ def label_candidates(jobs: list[tuple[Problem, Expected, str]], pool: Submitter)
         else:
             specs.append(label_spec(problem, expected, program.code))
             where.append(i)
-    for i, outcome in zip(where, run_specs(pool, specs, max_restarts=0), strict=True):
+
+    def failed(spec_index: int, k: int, step: Any) -> bool:
+        """evalplus stops at a candidate's first failure; so do we, deciding it here."""
+        problem, expected, _ = jobs[where[spec_index]]
+        inputs = [*problem.base_input, *problem.plus_input]
+        wants = [*expected.base, *expected.plus]
+        if step.status != "ok" or not step.ops:
+            return True
+        return not _passes(problem, inputs[k], step.ops[0].value, wants[k])
+
+    outcomes = run_specs(pool, specs, max_restarts=0, stop=failed)
+    for i, outcome in zip(where, outcomes, strict=True):
         labels[i] = _label(jobs[i][0], jobs[i][1], outcome)
     return [label for label in labels if label is not None]
 
 
 def _passes(problem: Problem, args: list, out: Any, exp: Any) -> bool:
     if isinstance(out, Digest) or isinstance(exp, Digest):
-        return out == exp
+        return code_values.digest_of(out) == code_values.digest_of(exp)
     special = oracle(problem.dataset, problem.entry_point, args, out, exp, problem.atol)
     if special is not None:
         return special
-    return not isinstance(out, Opaque) and same_output(out, exp, problem.atol)
+    return not isinstance(out, Opaque) and same_output(out, exp, problem.atol, strict_bools=False)
 
 
 def _label(problem: Problem, expected: Expected, outcome: WorkerOutcome) -> Label:

@@ -139,21 +139,23 @@ def oracle(
 
 
 def _oracle(dataset: str, entry_point: str, args: list, out: Any, exp: Any, atol: float):
-    exact = equal(out, exp)
+    exact = equal(out, exp, False)
     if dataset == "humaneval" and entry_point == "find_zero":
         return type(out) in (int, float) and abs(_poly(*args, out)) <= atol
     if dataset != "mbpp":
         return None
     if entry_point == "are_equivalent":
         return True
-    if entry_point == "sum_div" and (exact or equal(out, 0)):
+    if entry_point == "sum_div" and (exact or equal(out, 0, False)):
         return True
     if entry_point == "surface_Area" and (exact or abs(out - _surface_area(*args)) <= atol):
         return True
-    if entry_point == "digit_distance_nums" and (exact or equal(out, _digit_distance_nums(*args))):
+    if entry_point == "digit_distance_nums" and (
+        exact or equal(out, _digit_distance_nums(*args), False)
+    ):
         return True
     if entry_point in _SET_EQ:
         return set(out) == set(exp)
     if entry_point in MBPP_NOT_NONE:
-        return equal(out, exp) if isinstance(out, bool) else exp == (out is not None)
+        return equal(out, exp, False) if isinstance(out, bool) else exp == (out is not None)
     return None

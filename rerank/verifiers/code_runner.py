@@ -22,6 +22,7 @@ times.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,7 @@ class Submitter(Protocol):
         wall_seconds: float | None = None,
         idle_seconds: float | None = None,
         startup_seconds: float | None = None,
+        on_stdout: Callable[[bytes], bool] | None = None,
     ) -> Future: ...
 
 
@@ -135,6 +137,7 @@ def run_specs(
     *,
     max_restarts: int = 3,
     sandbox_retries: int = 2,
+    stop: Callable[[int, int, StepResult], bool] | None = None,
 ) -> list[WorkerOutcome]:
     """Run every spec (concurrently through ``pool``) and return one outcome per spec.
 
@@ -144,7 +147,9 @@ def run_specs(
     step ended its process; ``sandbox_retries`` the reruns after the sandbox itself
     failed (a :class:`~rerank.verifiers.sandbox.SandboxError`: not the candidate's
     doing, so it costs the candidate nothing). A sandbox that cannot run anything here
-    (``SandboxUnavailable``) raises.
+    (``SandboxUnavailable``) raises. ``stop(i, k, step)`` is asked about each step as its
+    line arrives; when it says True, spec ``i``'s process is stopped there and its later
+    steps stay ``unknown`` (a label run stops at the first failure, decided here).
     """
     outcomes = [
         WorkerOutcome(steps=[StepResult() for _ in spec.get("steps", ())]) for spec in specs
@@ -160,6 +165,7 @@ def run_specs(
                 _give_up(outcomes[i], start, _spent(specs[i]))
                 continue
             stdin = json.dumps({**specs[i], "start": start})
+            watcher = _Watcher(i, specs[i], stop) if stop is not None else None
             future = pool.submit(
                 WORKER_SOURCE,
                 stdin=stdin,
@@ -167,6 +173,7 @@ def run_specs(
                 wall_seconds=left,
                 idle_seconds=_idle(specs[i]),
                 startup_seconds=float(specs[i].get("load_timeout", 5.0)) + IDLE_GRACE,
+                **({"on_stdout": watcher} if watcher is not None else {}),
             )
             running.append((i, start, future))
         pending = []
@@ -184,6 +191,9 @@ def run_specs(
                 continue
             outcomes[i].seconds += float(getattr(result, "seconds", 0.0) or 0.0)
             culprit = _apply(outcomes[i], specs[i], result, start)
+            if getattr(result, "status", "") == "halted":
+                _give_up(outcomes[i], start, "not run: stopped after an earlier result")
+                continue
             if culprit is None or culprit + 1 >= len(outcomes[i].steps):
                 continue
             restarts[i] += 1
@@ -194,6 +204,30 @@ def run_specs(
             else:
                 pending.append((i, culprit + 1))
     return outcomes
+
+
+class _Watcher:
+    """Reads a worker's lines as they arrive and asks ``stop`` about each step."""
+
+    def __init__(
+        self, i: int, spec: dict[str, Any], stop: Callable[[int, int, StepResult], bool]
+    ) -> None:
+        self.i, self.spec, self.stop = i, spec, stop
+        self.pending = b""
+        self.total = len(spec.get("steps", ()))
+
+    def __call__(self, chunk: bytes) -> bool:
+        self.pending += chunk
+        *lines, self.pending = self.pending.split(b"\n")
+        for line in lines:
+            for record in read_lines(line.decode("utf-8", "replace")):
+                k = record.get("k")
+                step = (
+                    _step(record, self.spec, k) if type(k) is int and 0 <= k < self.total else None
+                )
+                if step is not None and self.stop(self.i, k, step):
+                    return True
+        return False
 
 
 def _budget(spec: dict[str, Any]) -> float:
@@ -235,7 +269,7 @@ def _apply(outcome: WorkerOutcome, spec: dict[str, Any], result: Any, start: int
         if outcome.load == "ok":  # died before saying whether the program loaded
             outcome.load = f"loading the program failed: {_death(result, spec)[1]}"
         return None
-    if finished:
+    if finished or getattr(result, "status", "") == "halted":
         return None
     culprit = next((k for k in range(start, total) if k not in seen), None)
     if culprit is None:

@@ -14,7 +14,8 @@ verdict can cite which kind of evidence it used.
 
 Behaviour probes (:func:`probes`) are the calls whose outputs cluster candidates: every
 call of the entry point in the prompt's examples with literal arguments, plus
-``resources["inputs"]``.
+``resources["inputs"]``, plus (on request) mutations of those inputs
+(:mod:`~rerank.verifiers.code_probes`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 from rerank.verifiers import pyast
 from rerank.verifiers.code_extract import is_stub, prompt_code
+from rerank.verifiers.code_probes import mutated_inputs, value_key
 
 __all__ = [
     "Probe",
@@ -64,10 +66,16 @@ class VisibleTest:
 
 @dataclass(frozen=True)
 class Probe:
-    """One behaviour input: a call written as source, or the arguments for the entry point."""
+    """One behaviour input: a call written as source, or the arguments for the entry point.
+
+    ``mutated``: made by mutating the visible inputs, not written by anyone; a program
+    may legitimately reject it (a precondition the prompt states), so how it fails does
+    not tell programs apart, only whether it returns and what.
+    """
 
     source: str | None = None
     args: tuple[Any, ...] | None = None
+    mutated: bool = False
 
 
 def entry_point_of(prompt: str, resources: dict[str, Any] | None = None) -> str | None:
@@ -293,13 +301,20 @@ def _is_literal(source: str) -> bool:
 
 
 def probes(
-    tests: list[VisibleTest], resources: dict[str, Any] | None, entry_point: str | None
+    tests: list[VisibleTest],
+    resources: dict[str, Any] | None,
+    entry_point: str | None,
+    *,
+    mutations: int = 0,
 ) -> list[Probe]:
     """The inputs all candidates run on for behaviour clustering, deduplicated, in order.
 
     Calls of ``entry_point`` with literal arguments in the visible tests, then
     ``resources["inputs"]``: each a list or tuple of arguments, a string of argument source
     (``"[1, 2], 3"``), or a whole call (``"f([1, 2], 3)"``); anything else is one argument.
+    Then up to ``mutations`` new inputs mutated from the positional arguments of those
+    (:func:`~rerank.verifiers.code_probes.mutated_inputs`), seeded by the entry point and
+    the inputs themselves, so the same item gets the same probes in every run.
     """
     if not entry_point:
         return []
@@ -339,4 +354,28 @@ def probes(
             add(Probe(args=tuple(value)))
         else:
             add(Probe(args=(value,)))
+    if mutations > 0:
+        found += _mutated(found, entry_point, mutations)
     return found
+
+
+def _mutated(found: list[Probe], entry_point: str, count: int) -> list[Probe]:
+    examples = [args for args in (_arguments(p, entry_point) for p in found) if args]
+    seed = entry_point + "|" + "|".join(value_key(args) for args in examples)
+    return [Probe(args=args, mutated=True) for args in mutated_inputs(examples, count, seed)]
+
+
+def _arguments(probe: Probe, entry_point: str) -> tuple[Any, ...] | None:
+    """A probe's positional arguments as values, when it has no keywords."""
+    if probe.args is not None:
+        return probe.args
+    call = _parse(probe.source or "", mode="eval")
+    if call is None or not isinstance(call.body, ast.Call) or call.body.keywords:
+        return None
+    node = call.body
+    if not isinstance(node.func, ast.Name) or node.func.id != entry_point:
+        return None
+    try:
+        return tuple(ast.literal_eval(a) for a in node.args)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None  # a starred argument, or a non-literal one from resources["inputs"]

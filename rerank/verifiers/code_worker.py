@@ -88,10 +88,15 @@ class Worker:
         self.channel = channel
         self.timeout = float(spec.get("timeout", 3.0))
         self.max_bytes = int(spec.get("max_value_bytes", 100_000))
+        # Past this many bytes sent, values go as digests (the parent keeps a bounded
+        # amount of output per run).
+        self.run_left = int(spec.get("max_run_bytes", 1 << 62))
         self.globals = {}
 
     def emit(self, record):
-        self.channel.write(json.dumps(record, separators=(",", ":")) + "\n")
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        self.run_left -= len(line)
+        self.channel.write(line)
         self.channel.flush()
 
     def load(self):
@@ -176,7 +181,7 @@ class Worker:
 
     def encode(self, value):
         try:
-            return code_values.encode(value, self.max_bytes)
+            return code_values.encode(value, min(self.max_bytes, max(1000, self.run_left)))
         except _Timeout:
             raise
         except BaseException as exc:

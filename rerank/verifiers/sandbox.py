@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -43,6 +43,7 @@ from rerank.verifiers.sandbox_isolation import (
     detect,
     detect_memory_limit,
     hidden_and_exposed,
+    interpreter,
     nproc_counts_per_namespace,
     run_cgroup,
     site_dirs,
@@ -58,6 +59,7 @@ __all__ = [
     "SandboxError",
     "SandboxPool",
     "SandboxUnavailable",
+    "check_python",
     "default_memory_mb",
     "describe_limits",
     "isolation",
@@ -74,14 +76,19 @@ LOADER = (
 )
 MAIN = "main.py"
 # Fixed, documented, and nothing of ours: thread caps keep numpy & co. inside the
-# process budget, since RLIMIT_NPROC counts threads too.
+# process budget, since RLIMIT_NPROC counts threads too; matplotlib draws without a
+# display; HOME is the private working directory, like TMPDIR.
 ENVIRONMENT = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
+    "MPLBACKEND": "Agg",
+    "HOME": sandbox_boot.WORKDIR,  # the run's working directory (set by the child)
 }
+#: The oldest interpreter the sandbox's child side (sandbox_boot.py) runs on.
+MIN_PYTHON = (3, 9)
 
 
 class SandboxError(RerankError):
@@ -109,7 +116,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class RunResult:
-    """What a run did, as evidence: how it ended and what it printed."""
+    status: str  # "ok" (exit 0) | "error" (non-zero) | "timeout" | "killed" (signal) | "halted"
 
     status: str  # "ok" (exit 0) | "error" (non-zero exit) | "timeout" | "killed" (signal)
     returncode: int | None  # negative: the signal that killed it; None on timeout
@@ -118,6 +125,7 @@ class RunResult:
     truncated: bool  # stdout or stderr was cut at output_bytes
     seconds: float
     idle: bool = False  # stopped because stdout was silent for ``idle_seconds``
+    halted: bool = False  # stopped early because the caller's ``on_stdout`` asked for it
     # The limits this run got, as plain JSON data: see describe_limits().
     limits: dict[str, object] = field(default_factory=dict, hash=False)
 
@@ -241,6 +249,9 @@ def run_python(
     isolation: Isolation | None = None,
     idle_seconds: float | None = None,
     startup_seconds: float | None = None,
+    python: str | None = None,
+    on_stdout: Callable[[bytes], bool] | None = None,
+    writable_tmp: bool = False,
 ) -> RunResult:
     """Run ``source`` as ``main.py`` in the sandbox and report how it ended.
 
@@ -248,7 +259,14 @@ def run_python(
     module). With ``idle_seconds``, the run is stopped (status ``timeout``, ``idle``
     set) when stdout stays silent that long (``startup_seconds`` before its first output,
     if given): a program that reports after each step is stopped as soon as one stalls.
+    ``on_stdout`` is called with each chunk of stdout as it arrives; when it returns True
+    the run is stopped at once (status ``halted``): the caller has what it needed.
     ``isolation`` overrides the detected tier (tests use it to compare tiers).
+    ``python`` runs it on another interpreter (an execution environment's, see
+    docs/environments.md) instead of this one: its site-packages, not ours, are on the
+    program's ``sys.path``, and its bin directory is first on ``PATH``. With
+    ``writable_tmp`` the program's private ``/tmp`` (namespaces only) is writable, as
+    big as its scratch space, instead of read-only; either way it goes with the run.
     Raises :class:`SandboxUnavailable` where processes cannot be bounded, and
     :class:`SandboxError` if the sandbox fails to set up; a program that fails in any
     way is a result, never an exception.
@@ -260,6 +278,7 @@ def run_python(
             f"({'; '.join(iso.notes)}). Run as a non-root user, or allow namespaces."
         )
     limits = _with_memory(limits, workers=1)
+    environment = _environment(python)
     started = time.monotonic()
     with ExitStack() as stack:
         workdir = stack.enter_context(
@@ -278,12 +297,20 @@ def run_python(
         stack.callback(os.close, status_r)
         try:
             proc = subprocess.Popen(
-                _command(iso, limits, uid, status_w, cgroup=cgroup),
+                _command(
+                    iso,
+                    limits,
+                    uid,
+                    status_w,
+                    cgroup=cgroup,
+                    python=python,
+                    writable_tmp=writable_tmp,
+                ),
                 stdin=stdin_file if stdin_file is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=workdir,
-                env=ENVIRONMENT,
+                env=environment,
                 close_fds=True,
                 pass_fds=(status_w,),
                 start_new_session=True,
@@ -300,9 +327,32 @@ def run_python(
                 first_idle=startup_seconds,
                 # No cgroup holds the run's processes together: sum their memory instead.
                 memory=(limits.memory_mb << 20) if cgroup is None and limits.memory_mb else None,
+                on_stdout=on_stdout,
             )
     applied = _limits_applied(limits, iso, watched.status, cgroup_failure)
     return _result(watched, iso, time.monotonic() - started, limits=applied)
+
+
+def check_python(python: str) -> None:
+    """Raise :class:`SandboxError` unless ``python`` is an interpreter the sandbox can
+    run programs on (asked once per path)."""
+    try:
+        found = interpreter(python)
+    except ValueError as exc:
+        raise SandboxError(str(exc)) from None
+    if found.version[:2] < MIN_PYTHON:
+        version = ".".join(map(str, found.version))
+        oldest = ".".join(map(str, MIN_PYTHON))
+        raise SandboxError(f"{python} is Python {version}: the sandbox needs {oldest} or later")
+
+
+def _environment(python: str | None) -> dict[str, str]:
+    """ENVIRONMENT, with ``python``'s bin directory first on PATH (as if activated)."""
+    if python is None:
+        return ENVIRONMENT
+    check_python(python)
+    bin_dir = os.path.dirname(os.path.abspath(python))
+    return {**ENVIRONMENT, "PATH": f"{bin_dir}:{ENVIRONMENT['PATH']}"}
 
 
 def _enter_cgroup(stack: ExitStack, iso: Isolation, limits: Limits) -> tuple[str | None, str]:
@@ -345,16 +395,24 @@ def _write_files(workdir: Path, source: str, files: Mapping[str, str]) -> None:
 
 
 def _command(
-    iso: Isolation, limits: Limits, uid: int | None, status_fd: int, *, cgroup: str | None = None
+    iso: Isolation,
+    limits: Limits,
+    uid: int | None,
+    status_fd: int,
+    *,
+    cgroup: str | None = None,
+    python: str | None = None,
+    writable_tmp: bool = False,
 ) -> list[str]:
-    if not sys.executable:
+    executable = python or sys.executable
+    if not executable:
         raise SandboxError("sys.executable is empty: no interpreter to run programs with")
     memory_mb = limits.memory_mb if limits.memory_mb is not None else default_memory_mb()
     nproc = limits.processes
     if iso.method == "rlimit" or (iso.namespaces == "user" and not nproc_counts_per_namespace()):
         nproc += tasks_of(os.geteuid())  # RLIMIT_NPROC counts what we already run
     args = [
-        sys.executable,
+        executable,
         "-I",
         "-S",
         "-c",
@@ -376,10 +434,12 @@ def _command(
         args.append(f"cgroup={cgroup}/cgroup.procs")
     if not iso.network_isolated:
         args.append("guard=1")
-    args += [f"path={d}" for d in site_dirs()]
+    args += [f"path={d}" for d in site_dirs(python)]
     if iso.namespaces != "none":
-        hide, expose = hidden_and_exposed()
+        hide, expose = hidden_and_exposed(python)
         args += [f"hide={d}" for d in hide] + [f"expose={d}" for d in expose]
+        if writable_tmp:
+            args.append("tmp=rw")
     return args
 
 
@@ -402,6 +462,8 @@ def _result(
     if watched.over_memory:  # our kill, for the memory its processes held together
         status, returncode = "killed", None
         limits["memory_exceeded_mb"] = watched.over_memory >> 20
+    elif watched.halted:  # the caller had what it needed
+        status, returncode = "halted", None
     elif watched.stopped and (returncode is None or returncode < 0):
         status, returncode = "timeout", None  # our kill, not the program's own ending
     elif returncode is None:  # the supervisor vanished under a running program
@@ -416,6 +478,7 @@ def _result(
         truncated=watched.truncated,
         seconds=seconds,
         idle=watched.idle,
+        halted=watched.halted,
         limits=limits,
     )
 
@@ -427,7 +490,9 @@ class SandboxPool:
     """Runs many programs at once: each worker thread manages one sandboxed subprocess.
 
     An unset ``limits.memory_mb`` becomes ``default_memory_mb(workers)`` when the pool
-    is made, so that all workers together stay within the host's memory.
+    is made, so that all workers together stay within the host's memory. ``python``
+    runs every program on that interpreter (see :func:`run_python`); it is checked here.
+    ``writable_tmp`` gives every run a writable private ``/tmp`` (see :func:`run_python`).
 
     Examples
     --------
@@ -442,8 +507,14 @@ class SandboxPool:
         limits: Limits = Limits(),
         *,
         isolation: Isolation | None = None,
+        python: str | None = None,
+        writable_tmp: bool = False,
     ) -> None:
+        if python is not None:
+            check_python(python)
         self.isolation = isolation
+        self.python = python
+        self.writable_tmp = writable_tmp
         self.workers = workers or os.cpu_count() or 1
         # Resolved once, here: a default memory cap is this pool's share of the host's.
         self.limits = _with_memory(limits, self.workers)
@@ -458,11 +529,12 @@ class SandboxPool:
         wall_seconds: float | None = None,
         idle_seconds: float | None = None,
         startup_seconds: float | None = None,
+        on_stdout: Callable[[bytes], bool] | None = None,
     ) -> Future[RunResult]:
         """Queue one run; the future's result is its :class:`RunResult`.
 
         ``wall_seconds`` lowers the pool's wall clock for this run (never raises it);
-        ``idle_seconds`` and ``startup_seconds`` are :func:`run_python`'s.
+        ``idle_seconds``, ``startup_seconds`` and ``on_stdout`` are :func:`run_python`'s.
         """
         limits = self.limits
         if wall_seconds is not None and wall_seconds < limits.wall_seconds:
@@ -476,6 +548,9 @@ class SandboxPool:
             isolation=self.isolation,
             idle_seconds=idle_seconds,
             startup_seconds=startup_seconds,
+            python=self.python,
+            on_stdout=on_stdout,
+            writable_tmp=self.writable_tmp,
         )
 
     def run_many(self, jobs: Iterable[Job]) -> list[RunResult]:

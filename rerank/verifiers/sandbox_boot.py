@@ -68,6 +68,7 @@ class Options:
         self.nproc = int(values["nproc"])
         self.scratch = int(values.get("scratch", 1 << 24))
         self.guard = values.get("guard") == "1"
+        self.writable_tmp = values.get("tmp") == "rw"  # a private /tmp the program may write
         self.cgroup = values.get("cgroup")  # the run's cgroup.procs, if it has a cgroup
         self.cgroup_fd = -1
         self.hide, self.expose, self.path = lists["hide"], lists["expose"], lists["path"]
@@ -175,6 +176,8 @@ def enter_namespaces(libc, opts):
 def build_filesystem(libc, opts, files):
     """Read-only host, private size-capped /tmp with a writable WORKDIR, fresh /proc.
 
+    With ``tmp=rw`` the private /tmp itself is writable too (as big as the scratch space).
+
     Directories the program must not read (/root, $HOME) and /tmp are covered by empty
     tmpfs mounts; the interpreter's own directories that live under them are bound back
     at the same path so that imports keep working.
@@ -182,13 +185,18 @@ def build_filesystem(libc, opts, files):
     exposed = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in opts.expose]
     owner = f",uid={opts.uid},gid={opts.gid}" if opts.uid is not None else ""
     for hidden in ["/tmp", *opts.hide]:
-        mount(libc, "tmpfs", hidden, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+        options = "size=64k,mode=755"
+        if hidden == "/tmp" and opts.writable_tmp:
+            options = f"size={opts.scratch},nr_inodes=4096,mode=1777"
+        mount(libc, "tmpfs", hidden, "tmpfs", MS_NOSUID | MS_NODEV, options)
     for path, fd in exposed:
         os.makedirs(path, exist_ok=True)
         mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
         os.close(fd)
     os.mkdir(WORKDIR, 0o755)
     set_mount_attr(libc, "/", set_=MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, recursive=True)
+    if opts.writable_tmp:  # this mount only: what is bound back under /tmp stays read-only
+        set_mount_attr(libc, "/tmp", clear=MOUNT_ATTR_RDONLY)
     # Mounted after the line above, so these three stay writable.
     mount(
         libc,
@@ -343,7 +351,9 @@ def prepare_program(libc, opts, alive_fd):
         check_alive(alive_fd)
     if opts.guard:
         install_guard()
-    os.environ["TMPDIR"] = os.getcwd()
+    # The working directory is the program's home too: libraries that look for ~
+    # (matplotlib's config, nltk, caches) find a private, writable one.
+    os.environ["TMPDIR"] = os.environ["HOME"] = os.getcwd()
 
 
 def start_program(libc, opts, alive_fd):

@@ -16,7 +16,8 @@ same way once the sum passes it: where no per-run cgroup bounds a run's processe
 together, this does (a poll can miss a spike between two reads, never a steady excess).
 Only if the supervisor itself does not answer within
 ``KILL_GRACE`` is its whole process group SIGKILLed. The supervisor is our child and is
-reaped only at the very end, so neither pid can have been reused by then.
+reaped only at the very end, so neither pid can have been reused by then. ``on_stdout``
+sees each chunk of stdout as it arrives and may stop the run early by returning True.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import selectors
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["KILL_GRACE", "Watched", "watch"]
@@ -50,6 +52,7 @@ class Watched:
     returncode: int | None  # the supervisor's own exit code
     idle: bool = False  # it was stopped because stdout went silent for ``idle`` seconds
     over_memory: int = 0  # bytes its processes held together when it was stopped for it
+    halted: bool = False  # stopped because ``on_stdout`` asked for it
 
 
 def _pidfd(pid: int) -> int | None:
@@ -68,6 +71,7 @@ def watch(
     idle: float | None = None,
     first_idle: float | None = None,
     memory: int | None = None,
+    on_stdout: Callable[[bytes], bool] | None = None,
 ) -> Watched:
     """Drain ``proc``'s pipes until they close and it exits, enforcing ``deadline`` and,
     when given, at most ``idle`` seconds of silence on stdout."""
@@ -87,7 +91,7 @@ def watch(
         selector.register(pidfd, selectors.EVENT_READ)
     open_pipes, exited, stopped, truncated, went_idle = len(buffers), False, False, False, False
     heard, silence = time.monotonic(), first_idle if first_idle is not None else idle
-    polled, over_memory = time.monotonic(), 0
+    polled, over_memory, halted = time.monotonic(), 0, False
     try:
         while open_pipes or not exited:
             now = time.monotonic()
@@ -124,6 +128,8 @@ def watch(
                     continue
                 if key.fd == proc.stdout.fileno():
                     heard, silence = time.monotonic(), idle
+                    if on_stdout is not None and not stopped and on_stdout(chunk):
+                        halted, deadline = True, time.monotonic()
                 buffer = buffers[key.fd]
                 room = caps[key.fd] - len(buffer)
                 if len(chunk) > room:
@@ -146,6 +152,7 @@ def watch(
         returncode=proc.returncode,
         idle=went_idle,
         over_memory=over_memory,
+        halted=halted,
     )
 
 

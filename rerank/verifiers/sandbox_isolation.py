@@ -27,6 +27,7 @@ with a probe run, like the tiers, and ``Isolation.memory_limit`` says which appl
 from __future__ import annotations
 
 import errno
+import json
 import os
 import pwd
 import random
@@ -34,6 +35,7 @@ import re
 import secrets
 import site
 import stat
+import subprocess
 import sys
 import sysconfig
 import threading
@@ -45,6 +47,7 @@ from functools import cache
 
 __all__ = [
     "CGROUP_ENV",
+    "Interpreter",
     "Isolation",
     "available_memory_mb",
     "candidates",
@@ -52,6 +55,7 @@ __all__ = [
     "detect",
     "detect_memory_limit",
     "hidden_and_exposed",
+    "interpreter",
     "run_cgroup",
     "site_dirs",
     "uid_lease",
@@ -170,9 +174,58 @@ def _outermost(paths: Iterator[str] | list[str]) -> list[str]:
     return kept
 
 
+@dataclass(frozen=True)
+class Interpreter:
+    """Another interpreter programs can run on (an execution environment's): its
+    version, prefixes, and the ``sys.path`` entries its ``site`` adds (site-packages and
+    the directories its ``.pth`` files name), which the program, run with ``-S``, gets
+    directly."""
+
+    executable: str
+    version: tuple[int, ...]
+    prefixes: tuple[str, ...]
+    site: tuple[str, ...]
+
+
+# Run once per interpreter with -I -S: then site.main() does what site would have done at
+# startup (for Python <= 3.10 that includes switching sys.prefix to the venv).
+_QUERY = (
+    "import json, sys\nbefore = list(sys.path)\nimport site\nsite.main()\n"
+    "print(json.dumps({'version': list(sys.version_info[:3]), 'prefixes': [sys.prefix,"
+    " sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix],"
+    " 'site': [p for p in sys.path if p not in before]}))"
+)
+
+
 @cache
-def site_dirs() -> tuple[str, ...]:
-    """site-packages of this interpreter (the child runs with -S, so no .pth files)."""
+def interpreter(python: str) -> Interpreter:
+    """Ask ``python`` (a path) where it lives; ValueError if it does not answer."""
+    try:
+        out = subprocess.run(
+            [python, "-I", "-S", "-c", _QUERY],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
+            stdin=subprocess.DEVNULL,
+        )
+        found = json.loads(out.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as exc:
+        raise ValueError(f"{python} is not a Python interpreter that runs here ({exc})") from None
+    return Interpreter(
+        executable=python,
+        version=tuple(found["version"]),
+        prefixes=tuple(found["prefixes"]),
+        site=tuple(found["site"]),
+    )
+
+
+@cache
+def site_dirs(python: str | None = None) -> tuple[str, ...]:
+    """site-packages of this interpreter (the child runs with -S, so no .pth files), or
+    what ``site`` adds to another interpreter's path (see :class:`Interpreter`)."""
+    if python is not None:
+        return tuple(dict.fromkeys(d for d in interpreter(python).site if os.path.isdir(d)))
     try:
         dirs = site.getsitepackages()
     except AttributeError:  # an old virtualenv's stripped site module
@@ -180,14 +233,15 @@ def site_dirs() -> tuple[str, ...]:
     return tuple(dict.fromkeys(d for d in dirs if os.path.isdir(d)))
 
 
-def _python_dirs() -> list[str]:
-    executable = sys.executable
+def _python_dirs(python: str | None = None) -> list[str]:
+    executable = python or sys.executable
+    if python is None:
+        prefixes = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
+    else:
+        prefixes = list(interpreter(python).prefixes)
     dirs = [
-        sys.prefix,
-        sys.base_prefix,
-        sys.exec_prefix,
-        sys.base_exec_prefix,
-        *site_dirs(),
+        *prefixes,
+        *site_dirs(python),
         os.path.dirname(executable),
         os.path.dirname(os.path.realpath(executable)),
     ]
@@ -208,25 +262,26 @@ def _blocking_ancestor(path: str) -> str | None:
 
 
 @cache
-def hidden_and_exposed() -> tuple[tuple[str, ...], tuple[str, ...]]:
+def hidden_and_exposed(python: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Directories to cover with an empty tmpfs, and interpreter dirs to bind back.
 
     Hidden: /root, our home, and whatever ancestor keeps an unprivileged uid from
     reaching the interpreter (pyenv under /root, say). Exposed: the interpreter's
-    directories that such a cover, or the private /tmp, would otherwise hide.
+    directories (``python``'s, else this one's) that such a cover, or the private
+    /tmp, would otherwise hide.
     """
-    python = _python_dirs()
+    python_dirs = _python_dirs(python)
     try:
         home = pwd.getpwuid(os.geteuid()).pw_dir
     except KeyError:
         home = ""
-    hide = ["/root", home, *(a for p in python if (a := _blocking_ancestor(p)))]
+    hide = ["/root", home, *(a for p in python_dirs if (a := _blocking_ancestor(p)))]
     hide = [h for h in _outermost(hide) if os.path.isdir(h) and h not in ("/", "/tmp")]
     # Nothing at or under /tmp: the private /tmp covers all of it (a tmpfs mounted on a
     # directory under /tmp would find no such directory there), and above it would hide /tmp.
     hide = [h for h in hide if not (h + "/").startswith("/tmp/") and not "/tmp".startswith(h + "/")]
     covered = ["/tmp", *hide]
-    expose = [p for p in python if any(p.startswith(c + "/") for c in covered)]
+    expose = [p for p in python_dirs if any(p.startswith(c + "/") for c in covered)]
     return tuple(hide), tuple(expose)
 
 

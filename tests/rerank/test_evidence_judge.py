@@ -158,3 +158,25 @@ def test_a_machine_without_a_sandbox_gets_no_execution_evidence_not_a_crash():
     assert verdict.winner == "tie"
     explanation = asyncio.run(judge.explain(item))
     assert "cannot bound processes here" in explanation["evidence"][0]["notes"][0]
+
+
+def test_consensus_weighs_a_cluster_by_its_size_times_the_tests_it_passes():
+    """CodeT's weighting: two candidates passing three tests outweigh three whose tests
+    mostly did not run (same tier, same share passed), where plain size would not."""
+    strong = ev("pass", "pass", "pass", signature="x")
+    weak = ev("pass", "unknown", "unknown", signature="y")
+    judge, _, item = _judge([strong, weak, strong, weak, weak])
+    verdict = judge.compare_sync(item, 0, 1)
+    assert verdict.winner == "a" and "consensus" in verdict.reason
+    assert "shared by 2 (cluster weight 8)" in verdict.reason  # 2 x (1 + 3) vs 3 x (1 + 1)
+
+
+def test_a_heavy_cluster_never_outranks_better_checks_in_scores():
+    """Packed scores keep the precedence however heavy a cluster is (here 40 x 41): a
+    thousandth more soft credit still wins."""
+    many = [ev(*["pass"] * 40, signature="x") for _ in range(40)]
+    soft = [Check(f"s:{k}", "pass" if k < 501 else "fail", hard=False) for k in range(1000)]
+    lone = Evidence("s", (*many[0].checks, *soft))
+    judge, _, item = _judge([*many, lone])
+    assert judge.score_sync(item, 40).value > judge.score_sync(item, 0).value
+    assert judge.compare_sync(item, 40, 0).winner == "a"

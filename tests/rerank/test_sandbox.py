@@ -178,6 +178,21 @@ def test_a_silent_program_is_stopped_at_its_idle_limit(iso):
     assert (result.status, result.idle) == ("ok", False)
 
 
+def test_the_caller_can_halt_a_run_from_its_output(iso):
+    """on_stdout sees output as it arrives; returning True stops the run there."""
+    source = "import time\nfor i in range(100):\n    print(i, flush=True)\n    time.sleep(0.1)\n"
+    seen = []
+
+    def enough(chunk: bytes) -> bool:
+        seen.append(chunk)
+        return b"3\n" in b"".join(seen)
+
+    limits = Limits(cpu_seconds=60, wall_seconds=60)
+    result = run_python(source, limits=limits, isolation=iso, on_stdout=enough)
+    assert (result.status, result.halted, result.returncode) == ("halted", True, None)
+    assert "3\n" in result.stdout and "20\n" not in result.stdout
+
+
 def test_memory_bomb_fails_inside_the_program(iso):
     """Allocating past memory_mb fails in the program (MemoryError) and not in ours."""
     limits = Limits(cpu_seconds=10, wall_seconds=30, memory_mb=128)  # page faults are slow

@@ -154,6 +154,22 @@ def test_forked_children_share_one_cgroup_cap(iso):
     assert not [name for name in os.listdir(parent) if name.startswith(ours)]
 
 
+HOLDING_HOGS = """
+import os, time
+children = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        block = bytearray(96 << 20)  # zero-filled: every page touched
+        time.sleep(1.5)  # long enough for several polls
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+print("held")
+"""
+
+
 def test_without_a_cgroup_forked_children_are_summed_and_stopped(iso):
     """Where no cgroup holds a run, the resident memory of all its processes is summed
     while it runs: four children holding 96 MB each are stopped together at 256 MB,
@@ -161,11 +177,11 @@ def test_without_a_cgroup_forked_children_are_summed_and_stopped(iso):
     if iso.memory_limit == "cgroup":
         pytest.skip("runs here get a cgroup; the sum is for machines without one")
     limits = replace(SMALL, memory_mb=256, wall_seconds=60)
-    result = run_python(FORKING_HOGS, limits=limits, isolation=iso)
+    result = run_python(HOLDING_HOGS, limits=limits, isolation=iso)
     assert result.status == "killed", (result.stdout, result.stderr)
     assert result.limits["memory_exceeded_mb"] > 256
-    fitting = run_python(FORKING_HOGS, limits=replace(limits, memory_mb=1024), isolation=iso)
-    assert fitting.status == "ok" and fitting.stdout.strip() == "4"
+    fitting = run_python(HOLDING_HOGS, limits=replace(limits, memory_mb=1024), isolation=iso)
+    assert fitting.status == "ok" and fitting.stdout.strip() == "held"
 
 
 # Falling back, and the plumbing that a stand-in cgroup directory can show
