@@ -24,6 +24,7 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+import logging
 import random
 import shutil
 import tempfile
@@ -59,6 +60,11 @@ def _write_punkt_tab(root: Path) -> None:
         (model / name).write_text("\n".join(lines) + "\n", encoding="utf-8", newline="")
 
 
+def _quiet_language_detection(record: logging.LogRecord) -> bool:
+    """Drop IFEval's "Unable to detect language" records (the check counts as followed)."""
+    return not str(record.msg).startswith("Unable to detect language")
+
+
 @functools.cache
 def _library() -> tuple[dict[str, Any], Any]:
     """The checker registry and the loose variants, loaded once per process."""
@@ -70,6 +76,9 @@ def _library() -> tuple[dict[str, Any], Any]:
     _write_punkt_tab(root)
     nltk.data.path.insert(0, str(root))
     langdetect.DetectorFactory.seed = 0
+    # IFEval's language checks log every text they cannot classify on the root logger
+    # (the whole response, at ERROR), which without a handler lands on a user's stderr.
+    logging.getLogger().addFilter(_quiet_language_detection)
 
     from if_verifiable.common import get_loose_transformations
     from if_verifiable.ifeval.instructions_registry import INSTRUCTION_DICT
