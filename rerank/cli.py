@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -19,7 +20,7 @@ from rerank.cli_errors import one_line_errors
 from rerank.cli_report import report
 from rerank.cli_skills import skills
 from rerank.items import TASK_KINDS
-from rerank.judges import Judge, create_judge, parse_spec
+from rerank.judges import EvidenceJudge, Judge, create_judge, parse_spec
 from rerank.llm.redact import redact_spec
 from rerank.readers import FORMATS, Fields
 from rerank.run import RunOptions, RunSummary, how_to_finish, run_select
@@ -121,13 +122,45 @@ _MODEL_JUDGES = ("llm", "local", "evidence+local")
 _ENDPOINT_OPTIONS = ("base_url", "api_key", "timeout", "judge_concurrency")
 
 
+def _exec_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--exec-env`` and ``--exec-python``: the interpreter code candidates run on."""
+    command = click.option(
+        "--exec-python",
+        default=None,
+        metavar="PATH",
+        help="Run code candidates on this Python (3.10+) and its packages, not rerank's.",
+    )(command)
+    return click.option(
+        "--exec-env",
+        default=None,
+        metavar="DIR",
+        help="Run code candidates in this environment (from `rerank env create`; a "
+        "directory, or the name of one in the default place).",
+    )(command)
+
+
+def _exec_python(exec_env: str | None, exec_python: str | None) -> str | None:
+    """The interpreter ``--exec-env``/``--exec-python`` name (None: rerank's own)."""
+    from rerank.envs import exec_python as resolve
+
+    if exec_env is not None and exec_python is not None:
+        raise click.UsageError("--exec-env and --exec-python exclude each other")
+    return resolve(exec_env, exec_python)
+
+
 def _llm_judge(
-    judge: str | None, strategy: str, concurrency: int, llm: dict[str, Any]
+    judge: str | None,
+    strategy: str,
+    concurrency: int,
+    llm: dict[str, Any],
+    *,
+    evidence: EvidenceJudge | None = None,
 ) -> Judge | str | None:
     """The judge ``select`` runs: the ``--judge`` spec, or an LLM judge built from it and
     the LLM options (``--base-url`` alone means ``--judge llm``). Options that change
     verdicts (model, skill, steps, ...) go into the recorded spec; where and how to ask
-    (endpoints, key, cache, timeout) do not."""
+    (endpoints, key, cache, timeout) do not. ``evidence`` is the evidence judge a model
+    judge builds on (one that runs code candidates in an execution environment)."""
     given = sorted(k for k, v in llm.items() if v is not None and v != () and v is not False)
     if llm["short_circuit"] is False:  # the one option whose flag gives False
         given.append("no_short_circuit")
@@ -182,6 +215,8 @@ def _llm_judge(
         options["api_key"] = llm["api_key"]
     if llm["timeout"] is not None:
         options["timeout"] = llm["timeout"]
+    if evidence is not None:
+        options["evidence"] = evidence
     return create_judge(spec, **options)
 
 
@@ -299,6 +334,7 @@ def main() -> None:
     is_flag=True,
     help="On an internal error (a bug), print its traceback instead of saving it to a file.",
 )
+@_exec_options
 @_llm_options
 def select_command(
     files: tuple[str, ...],
@@ -324,6 +360,8 @@ def select_command(
     checkpoints: tuple[int, ...],
     progress: bool | None,
     debug: bool,
+    exec_env: str | None,
+    exec_python: str | None,
     **llm: Any,
 ) -> None:
     """Choose the best candidate for every prompt in FILES (JSON lines, JETTS, parquet,
@@ -342,6 +380,7 @@ def select_command(
     if fields != default and fmt == "auto":
         fmt = "columns"
     with one_line_errors(debug=debug, interrupted=how_to_finish(out, trace)):
+        python = _exec_python(exec_env, exec_python)
         config = StrategyConfig(
             name=strategy,
             seed=seed,
@@ -359,7 +398,13 @@ def select_command(
             out=out,
             trace=trace,
             config=config,
-            judge=_llm_judge(judge, strategy, concurrency, llm),
+            judge=_llm_judge(
+                judge,
+                strategy,
+                concurrency,
+                llm,
+                evidence=EvidenceJudge(exec_python=python) if python else None,
+            ),
             format=fmt,
             fields=fields,
             expose=expose,
@@ -370,11 +415,101 @@ def select_command(
             overwrite=overwrite,
             skip_invalid=skip_invalid,
             progress=progress,
+            exec_python=python,
         )
         summary = asyncio.run(_run(options))
     click.echo(summary.line(), err=True)
     if summary.failed:
         sys.exit(1)
+
+
+@main.group("env")
+def env() -> None:
+    """Execution environments: the Python (and libraries) code candidates run on."""
+
+
+@env.command("create")
+@click.argument("name")
+@click.argument("directory", required=False, metavar="[DIR]")
+@click.option(
+    "--requirements",
+    "-r",
+    default=None,
+    metavar="FILE",
+    help="Install this requirements file instead of NAME's list (NAME then only names it).",
+)
+@click.option(
+    "--python",
+    default=None,
+    metavar="PATH",
+    help="The interpreter of the environment (default: the one running rerank).",
+)
+@click.option("--force", is_flag=True, help="Rebuild an environment that is already built.")
+def env_create(
+    name: str, directory: str | None, requirements: str | None, python: str | None, force: bool
+) -> None:
+    """Build the environment NAME (e.g. bigcodebench) in DIR (default: under
+    $XDG_CACHE_HOME/rerank/envs). Pins with no wheel for this Python are relaxed to the
+    nearest version that has one; DIR/rerank-env.json records what was installed and why.
+    Running it again finishes an interrupted build and leaves a finished one alone."""
+    from rerank import envs
+
+    with one_line_errors(debug=False, interrupted="run the same command again to resume"):
+        if requirements is not None:
+            try:
+                text = Path(requirements).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise click.BadParameter(f"{requirements}: {exc.strerror}") from None
+        else:
+            text = envs.named_requirements(name)
+        root = Path(directory) if directory else envs.default_env_dir(name)
+        envs.create_env(
+            root,
+            text,
+            name=name,
+            python=python,
+            force=force,
+            progress=lambda message: click.echo(message, err=True),
+        )
+    click.echo(f"{root / 'bin' / 'python'}")
+
+
+@env.command("show")
+@click.argument("environment", metavar="ENV")
+def env_show(environment: str) -> None:
+    """What ENV (a directory, or a name) holds: its interpreter and every requirement
+    that was relaxed, built from source or dropped."""
+    from rerank import envs
+
+    with one_line_errors(debug=False, interrupted="nothing was changed"):
+        root = envs.env_dir(environment)
+        record = envs.read_record(root)
+        if record is None:
+            raise click.ClickException(f"{root} has no {envs.RECORD}: not built by rerank")
+    python = record["python"]
+    click.echo(f"{record['name']}: {root} ({record['status']})")
+    click.echo(f"python {python['version']}: {python['executable']}")
+    packages = record.get("packages", [])
+    changed = [p for p in packages if p["change"] != "kept"]
+    installed = len(record.get("freeze", []))
+    click.echo(f"{len(packages)} requirements, {len(changed)} changed; {installed} installed")
+    for package in changed:
+        version = package.get("installed") or "-"
+        click.echo(
+            f"  {package['requested']} -> {version}: {package['change']}, {package['reason']}"
+        )
+
+
+@env.command("list")
+def env_list() -> None:
+    """The environments in the default place, and the ones rerank knows how to build."""
+    from rerank import envs
+
+    root = envs.default_env_dir("x").parent
+    for name in sorted({*envs.NAMED, *(p.name for p in root.glob("*") if p.is_dir())}):
+        record = envs.read_record(root / name)
+        status = record["status"] if record else "not built"
+        click.echo(f"{name}\t{status}\t{root / name}")
 
 
 main.add_command(skills)

@@ -17,7 +17,7 @@ import click
 from click.core import ParameterSource
 
 from rerank.cli_errors import one_line_errors
-from rerank.judges import Judge, parse_spec
+from rerank.judges import EvidenceJudge, Judge, create_judge, parse_spec
 from rerank.report import (
     DEFAULT_REPORT_JUDGES,
     DEFAULT_REPORT_STRATEGIES,
@@ -26,13 +26,22 @@ from rerank.report import (
     arun_report,
 )
 from rerank.report_selections import arun_selection_report
-from rerank.selector import STRATEGIES
+from rerank.selector import STRATEGIES, judge_options
 
 __all__ = ["report"]
 
 #: Options that say what to run: the rows of ``--selections`` already say what ran.
 _STRATEGY_OPTIONS = ("both_orders", "aggregate")
-_RUN_OPTIONS = ("strategies", "judges", "limit", "checkpoints", "expose", *_STRATEGY_OPTIONS)
+_EXEC_OPTIONS = ("exec_env", "exec_python")
+_RUN_OPTIONS = (
+    "strategies",
+    "judges",
+    "limit",
+    "checkpoints",
+    "expose",
+    *_STRATEGY_OPTIONS,
+    *_EXEC_OPTIONS,
+)
 
 
 def _checkpoints(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -61,29 +70,42 @@ class _ReportCommand(click.Command):
             shaping = [p for p in select_command.params if p.name in _STRATEGY_OPTIONS]
             at = next(i for i, p in enumerate(self.params) if p.name == "concurrency")
             self.params[at:at] = shaping
+            execution = [p for p in select_command.params if p.name in _EXEC_OPTIONS]
+            self.params[at:at] = execution
         return super().get_params(ctx)
 
 
 def _report_judges(
-    judges: tuple[str, ...], strategies: tuple[str, ...], concurrency: int, llm: dict[str, Any]
+    judges: tuple[str, ...],
+    strategies: tuple[str, ...],
+    concurrency: int,
+    llm: dict[str, Any],
+    exec_python: str | None = None,
 ) -> list[Judge | str]:
     """The judges to compare: each model judge spec (``llm``, ``local``, ...) built with the
-    LLM options exactly as ``select`` builds it; ``--base-url`` alone means ``--judge llm``."""
+    LLM options exactly as ``select`` builds it; ``--base-url`` alone means ``--judge llm``.
+    With ``exec_python`` every judge that runs code candidates runs them there, all on
+    one evidence judge (so each item's evidence is computed once)."""
     from rerank import cli
 
     model_judges = cli._MODEL_JUDGES  # the judges that take the LLM options
     specs = judges or (("llm",) if llm["base_url"] else DEFAULT_REPORT_JUDGES)
     # _llm_judge refuses vote, which needs no judge; the report runs vote once, judge-less.
     strategy = next((s for s in strategies if s != "vote"), "vote")
+    evidence = EvidenceJudge(exec_python=exec_python) if exec_python else None
     if not any(parse_spec(spec)[0] in model_judges for spec in specs):
         cli._llm_judge(specs[0], strategy, concurrency, llm)  # LLM options here: a usage error
-        return list(specs)
-    return [
-        cli._llm_judge(spec, strategy, concurrency, llm)
-        if parse_spec(spec)[0] in model_judges
-        else spec
-        for spec in specs
-    ]
+    chosen: list[Judge | str] = []
+    for spec in specs:
+        if parse_spec(spec)[0] in model_judges:
+            chosen.append(cli._llm_judge(spec, strategy, concurrency, llm, evidence=evidence))
+        elif evidence is not None and spec.strip() == "evidence":
+            chosen.append(evidence)
+        elif exec_python is not None:
+            chosen.append(create_judge(spec, **judge_options(spec, exec_python=exec_python)))
+        else:
+            chosen.append(spec)
+    return chosen
 
 
 def _given(ctx: click.Context, names: tuple[str, ...]) -> list[str]:
@@ -203,6 +225,8 @@ def report(
     aggregate: str,
     concurrency: int,
     progress: bool | None,
+    exec_env: str | None,
+    exec_python: str | None,
     **llm: Any,
 ) -> None:
     """Score strategies and judges on labelled candidates: INPUTS are JETTS files or
@@ -249,7 +273,10 @@ def report(
             if selections:
                 run = arun_selection_report(selections, labels, config, out=out, progress=bar)
             else:
-                chosen = _report_judges(judges, config.strategies, concurrency, llm)
+                from rerank.cli import _exec_python
+
+                python = _exec_python(exec_env, exec_python)
+                chosen = _report_judges(judges, config.strategies, concurrency, llm, python)
                 run = arun_report(inputs, config, out=out, progress=bar, judges=chosen)
             asyncio.run(run)
     finally:

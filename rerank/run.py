@@ -39,7 +39,7 @@ from rerank.outputs import (
 from rerank.readers import Fields, read_items
 from rerank.selector import ItemResult, StrategyConfig, resolve_judge, select_item
 
-__all__ = ["RunOptions", "RunSummary", "how_to_finish", "run_select"]
+__all__ = ["RunOptions", "RunSummary", "how_to_finish", "output_row", "run_select"]
 
 
 @dataclass
@@ -61,6 +61,7 @@ class RunOptions:
     overwrite: bool = False
     skip_invalid: bool = False
     progress: bool | None = None  # None: only when stderr is a terminal
+    exec_python: str | None = None  # the interpreter code candidates run on (None: ours)
 
 
 @dataclass
@@ -141,7 +142,7 @@ class RunSummary:
             )
         parts.append(
             f"{cost}{self.ties} ties, {self.invalid_verdicts} invalid (verdicts, or candidates "
-            "without an answer in a vote)"
+            "without a key in a vote)"
         )
         if self.a_rate is not None:
             parts.append(f"A-rate {self.a_rate:.2f} of {self.decisive_verdicts} decisive verdicts")
@@ -150,11 +151,29 @@ class RunSummary:
                 f"swap disagreement {self.swap_disagreement_rate:.2f} of "
                 f"{self.both_orders_matches} both-orders matches"
             )
-        who = self.judge_spec or "no judge (vote over normalised final answers)"
+        who = self.judge_spec or "no judge (vote over evidence signatures)"
         if self.labels_used:
             who += " - READ THE LABELS (simulation, not a real judge)"
         parts.append(f"judge: {who}")
         return "; ".join(parts)
+
+
+def output_row(result: ItemResult) -> dict[str, Any]:
+    """The row ``rerank select`` writes for one item (:func:`rerank.outputs.result_row`),
+    plus, for vote, how the vote went: the sizes of its classes, how many candidates
+    abstained, and what decided (``"no votes"``: no candidate had a key, so the seeded
+    order picked)."""
+    row = result_row(result)
+    if result.config.name == "vote":
+        sizes = [len(c) for c in result.selection.classes or []]
+        if not sizes:
+            decided = "no votes"
+        elif len(sizes) > 1 and sizes[0] == sizes[1]:
+            decided = "tied classes (seeded order)"
+        else:
+            decided = "largest class"
+        row["vote"] = {"classes": sizes, "abstained": result.selection.invalid, "decided": decided}
+    return row
 
 
 def _count_rows(path: str) -> int | None:
@@ -210,7 +229,7 @@ async def run_select(
         raise ConfigError(f"{options.out} exists: add --resume to finish it, or --overwrite")
 
     config = options.config
-    judge = resolve_judge(options.judge, config)
+    judge = resolve_judge(options.judge, config, exec_python=options.exec_python)
     summary = RunSummary(
         judge_spec=judge.spec if judge is not None else None,
         labels_used=bool(judge is not None and judge.reads_labels),
@@ -269,7 +288,7 @@ async def run_select(
         result = task.result()
         if trace is not None:
             trace.write(trace_row(result))
-        row = result_row(result)
+        row = output_row(result)
         out.write(row)
         summary.add(row)
 

@@ -23,9 +23,10 @@ from typing import Any
 
 import tournaments
 from rerank.answers import vote_keys
-from rerank.errors import ConfigError
-from rerank.items import Item
-from rerank.judges import EvidenceJudge, Judge, Score, create_judge, parse_spec
+from rerank.errors import ConfigError, InputError
+from rerank.items import TASK_KINDS, Item, resource_problem
+from rerank.judges import BaseJudge, EvidenceJudge, Judge, Score, create_judge, parse_spec
+from rerank.judges.callables import as_judge
 from tournaments import Selection
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "ItemResult",
     "StrategyConfig",
     "aselect",
+    "build_item",
     "content_id",
     "item_seed",
     "default_judge_spec",
@@ -44,6 +46,7 @@ __all__ = [
     "resolve_judge",
     "select",
     "select_item",
+    "vote_signatures",
 ]
 
 STRATEGIES: tuple[str, ...] = tuple(tournaments.STRATEGIES)
@@ -56,7 +59,9 @@ LOCAL_DEFAULT_JUDGE = "evidence+local"
 #: Set to 0 to keep the default judge evidence-only where the local model is installed.
 AUTO_LOCAL_ENV = "RERANK_AUTO_LOCAL"
 DEFAULT_STRATEGY = "knockout"
-VOTE_KEY = "final-answer"
+#: What vote groups candidates by: the evidence signature (behaviour cluster for code, answer
+#: class for math), as the report's majority baseline; final answers where no verifier applies.
+VOTE_KEY = "evidence-signature"
 
 
 @dataclass(frozen=True)
@@ -163,18 +168,66 @@ def judge_options(spec: str, *, exec_python: str | None = None) -> dict[str, Any
 
 
 def resolve_judge(
-    judge: Judge | str | None, config: StrategyConfig, *, exec_python: str | None = None
+    judge: Judge | str | Any | None, config: StrategyConfig, *, exec_python: str | None = None
 ) -> Judge | None:
     """The judge a strategy needs: ``None`` for vote, the default when none is named.
     A judge named by its spec runs code candidates on ``exec_python`` (default: the
-    sandbox's own interpreter); a judge object comes as it was built."""
+    sandbox's own interpreter); a judge object comes as it was built; a plain function
+    (compare, score or TRL batch judge) is wrapped by its shape
+    (:func:`rerank.judges.callables.as_judge`, a ``TypeError`` for a wrong shape)."""
     if config.name == "vote":
         return None
     if judge is None:
         judge = default_judge_spec()
     if isinstance(judge, str):
         return create_judge(judge, **judge_options(judge, exec_python=exec_python))
-    return judge
+    return as_judge(judge)
+
+
+async def vote_signatures(
+    item: Item, evidence: EvidenceJudge | None = None
+) -> tuple[str, list[str | None]]:
+    """The task kind of ``item`` and the key each candidate votes with.
+
+    The key is the candidate's evidence signature, as in the report's majority baseline:
+    its behaviour cluster for code (outputs on the item's probes), its answer class for
+    math (answers math-verify finds equivalent share one); ``None`` (abstain) without
+    one. Where no verifier applies (a general item), candidates vote with their stated
+    final answers (:func:`rerank.answers.vote_keys`). ``evidence`` computes the evidence
+    (default: a fresh evidence judge, closed before returning).
+    """
+    judge = evidence if evidence is not None else EvidenceJudge()
+    try:
+        kind, stand = await judge.assess(item)
+    finally:
+        if evidence is None:
+            await judge.aclose()
+    if all(s.evidence is None for s in stand):
+        return kind, vote_keys(c.text for c in item.candidates)
+    return kind, [s.evidence.signature if s.evidence is not None else None for s in stand]
+
+
+def _scores_single(judge: Judge) -> bool:
+    """Whether ``judge`` scores single candidates (a judge built on BaseJudge that keeps its
+    default ``score`` only compares)."""
+    return not (isinstance(judge, BaseJudge) and type(judge).score is BaseJudge.score)
+
+
+def _checked_verdict(judge: Judge, verdict: Any) -> Any:
+    if isinstance(verdict, str) or hasattr(verdict, "winner"):
+        return verdict
+    raise TypeError(
+        f"judge {judge.spec!r}: compare() returned {verdict!r}; expected a rerank.judges.Verdict"
+    )
+
+
+def _checked_score(judge: Judge, score: Any) -> Score:
+    if hasattr(score, "value"):
+        return score
+    raise TypeError(
+        f"judge {judge.spec!r}: score() returned {score!r}; expected a rerank.judges.Score "
+        "(Score(None, reason=...) when it cannot score)"
+    )
 
 
 async def select_item(
@@ -183,8 +236,11 @@ async def select_item(
     judge: Judge | None,
     *,
     limiter: asyncio.Semaphore | None = None,
+    evidence: EvidenceJudge | None = None,
 ) -> ItemResult:
-    """Run one strategy on one item. ``limiter`` caps concurrent judge calls across items."""
+    """Run one strategy on one item. ``limiter`` caps concurrent judge calls across items;
+    ``evidence`` is where vote reads its keys (:func:`vote_signatures`; default: an evidence
+    judge of its own for this item)."""
     start = time.perf_counter()
     seed = item_seed(config.seed, item)
     labels_used = bool(judge is not None and judge.reads_labels)
@@ -198,27 +254,33 @@ async def select_item(
         elapsed=0.0,
     )
     if config.name == "vote":
-        # No answer (or a weak one nobody states) abstains: abstainers share no key, and
-        # ties go to the seeded order (tournaments.vote), never to index 0.
-        result.vote_keys = vote_keys(c.text for c in item.candidates)
+        # No signature (no answer, code that did not run) abstains: abstainers share no
+        # key, and ties go to the seeded order (tournaments.vote), never to index 0.
+        kind, result.vote_keys = await vote_signatures(item.public(), evidence)
+        result.explanation = {"task_kind": kind}
         selection = await tournaments.vote(item.n, result.vote_keys.__getitem__, seed=seed)
     elif judge is None:
         raise ConfigError(f"strategy {config.name!r} needs a judge")
     elif config.name == "pointwise":
+        if not _scores_single(judge):
+            raise ConfigError(
+                f"strategy 'pointwise' needs a judge that scores single candidates; "
+                f"{judge.spec!r} only compares pairs (choose a pairwise strategy)"
+            )
         result.scores = [None] * item.n  # type: ignore[list-item]
 
         async def score(i: int) -> Score:
             async with limiter or _NO_LIMIT:
-                s = await judge.score(view, i)
+                s = _checked_score(judge, await judge.score(view, i))
             result.scores[i] = s
             return s
 
         selection = await tournaments.pointwise(item.n, score, seed=seed)
     else:
 
-        async def compare(a: int, b: int):
+        async def compare(a: int, b: int) -> Any:
             async with limiter or _NO_LIMIT:
-                return await judge.compare(view, a, b)
+                return _checked_verdict(judge, await judge.compare(view, a, b))
 
         strategy = tournaments.STRATEGIES[config.name]
         kwargs: dict[str, Any] = {"seed": seed, "both_orders": config.both_orders}
@@ -233,6 +295,51 @@ async def select_item(
         result.explanation = await explain(view)
     result.elapsed = time.perf_counter() - start
     return result
+
+
+def build_item(
+    prompt: str,
+    candidates: Sequence[str],
+    *,
+    id: str | int | None = None,
+    kind: str | None = None,
+    resources: dict[str, Any] | None = None,
+    scores: Sequence[float | None] | None = None,
+    where: str = "select",
+) -> Item:
+    """An item from Python values, checked as a reader checks a row (an
+    :class:`~rerank.errors.InputError` naming ``where`` and the field); without an ``id``,
+    its :func:`content_id`."""
+
+    def bad(field: str, message: str) -> InputError:
+        return InputError(message, file=where, field=field)
+
+    if not isinstance(prompt, str):
+        raise bad("prompt", f"expected a string, got {type(prompt).__name__}")
+    if isinstance(candidates, str | bytes) or not isinstance(candidates, Sequence):
+        raise bad("candidates", f"expected a list of strings, got {type(candidates).__name__}")
+    texts = list(candidates)
+    if not texts:
+        raise bad("candidates", "no candidates to select from")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise bad(f"candidates[{i}]", f"expected a string, got {type(text).__name__}")
+    if kind is not None and kind not in TASK_KINDS:
+        raise bad("kind", f"unknown task kind {kind!r} (choose from {', '.join(TASK_KINDS)})")
+    for name, value in (resources or {}).items():
+        problem = resource_problem(name, value)
+        if problem is not None:
+            raise bad(f"resources.{name}{problem[0]}", problem[1])
+    if scores is not None and len(scores) != len(texts):
+        raise bad("scores", f"expected {len(texts)} scores, one per candidate, got {len(scores)}")
+    return Item.from_texts(
+        prompt,
+        texts,
+        id=str(id) if id is not None else content_id(prompt, texts),
+        kind=kind,
+        resources=resources,
+        scores=list(scores) if scores is not None else None,
+    )
 
 
 class _NoLimit:
@@ -270,18 +377,11 @@ async def aselect(
     if not candidates:
         raise ConfigError("no candidates to select from")
     config = StrategyConfig(name=strategy, seed=seed, **options)
-    texts = list(candidates)
-    item = Item.from_texts(
-        prompt,
-        texts,
-        id=str(id) if id is not None else content_id(prompt, texts),
-        kind=kind,
-        resources=resources,
-        scores=list(scores) if scores is not None else None,
-    )
+    item = build_item(prompt, candidates, id=id, kind=kind, resources=resources, scores=scores)
     chosen = resolve_judge(judge, config)
+    evidence = judge if isinstance(judge, EvidenceJudge) else None  # vote's keys
     try:
-        return (await select_item(item, config, chosen)).selection
+        return (await select_item(item, config, chosen, evidence=evidence)).selection
     finally:
         if chosen is not None and chosen is not judge:
             await chosen.aclose()

@@ -20,3 +20,17 @@ def test_every_package_is_listed_in_pyproject():
     assert found <= listed, f"add to pyproject.toml packages: {sorted(found - listed)}"
     assert config["package-dir"]["rerank_skills"] == "skills"
     assert (ROOT / "skills" / "__init__.py").is_file()
+
+
+def test_environment_requirement_lists_are_package_data():
+    """Each named environment's requirement list ships in the wheel (package-data)."""
+    from fnmatch import fnmatch
+
+    from rerank.envs import NAMED
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["rerank.envs"]
+    for filename in NAMED.values():
+        assert (ROOT / "rerank" / "envs" / filename).is_file()
+        assert any(fnmatch(filename, pattern) for pattern in patterns), filename

@@ -13,6 +13,7 @@ from rerank.judges.base import (
     parse_spec,
     register_judge,
 )
+from rerank.judges.callables import CallableJudge, as_judge, from_callable
 from rerank.judges.consensus import ConsensusJudge
 from rerank.judges.evidence import EvidenceJudge
 from rerank.judges.simulated import SimulatedJudge
@@ -20,6 +21,7 @@ from rerank.judges.simulated import SimulatedJudge
 __all__ = [
     "JUDGES",
     "BaseJudge",
+    "CallableJudge",
     "ConsensusJudge",
     "Cost",
     "EvidenceJudge",
@@ -30,7 +32,9 @@ __all__ = [
     "Score",
     "SimulatedJudge",
     "Verdict",
+    "as_judge",
     "create_judge",
+    "from_callable",
     "parse_spec",
     "register_judge",
 ]
