@@ -25,6 +25,7 @@ import ast
 import builtins
 import copy
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,24 @@ _OPAQUE_ROOTS = (
 )
 
 Path = tuple[tuple[str, int | None], ...]
+
+
+_DIGITS_LOCK = threading.Lock()
+
+
+def _unparse(node: ast.AST) -> str:
+    """``ast.unparse``, also for a test that holds an integer past Python's int->str limit
+    (4300 digits), which ``ast.unparse`` otherwise refuses with ValueError."""
+    try:
+        return ast.unparse(node)
+    except ValueError:
+        with _DIGITS_LOCK:
+            limit = sys.get_int_max_str_digits()
+            sys.set_int_max_str_digits(0)
+            try:
+                return ast.unparse(node)
+            finally:
+                sys.set_int_max_str_digits(limit)
 
 
 def placeholder(k: int) -> str:
@@ -210,7 +229,7 @@ def plan_test(
         if isinstance(statement, ast.Assert):
             claims.append(_claim(statement.test, splitter, ops, want=None))
         else:
-            ops.append({"exec": ast.unparse(statement)})
+            ops.append({"exec": _unparse(statement)})
             splitter.theirs = splitter.theirs | _bound([statement])
     return TestPlan(ops=tuple(ops), claims=tuple(claims))
 
@@ -226,7 +245,7 @@ def _claim(expr: ast.expr, splitter: _Splitter, ops: list[dict[str, Any]], *, wa
     indexes = []
     for chain in chains:
         indexes.append(len(ops))
-        ops.append({"eval": [ast.unparse(_node(expr, p)) for p in chain]})
+        ops.append({"eval": [_unparse(_node(expr, p)) for p in chain]})
     return Claim(expr=expr, roots=chains, ops=tuple(indexes), want=want)
 
 
@@ -328,7 +347,7 @@ def resolve(
         modules = sorted(
             {n.id for n in ast.walk(expr) if isinstance(n, ast.Name) and n.id in _STDLIB}
         )
-        requests.append(CheckRequest(ast.unparse(expr), values, modules))
+        requests.append(CheckRequest(_unparse(expr), values, modules))
         decided.append((claim, len(requests) - 1))
     if all(isinstance(result, tuple) for _, result in decided):
         return _combine([result for _, result in decided])
@@ -338,10 +357,10 @@ def resolve(
 def _decide_here(
     claim: Claim, expr: ast.expr, values: dict[str, Any], results: list[OpResult]
 ) -> tuple[str, str] | None:
-    source = ast.unparse(claim.expr)
+    source = _unparse(claim.expr)
     if isinstance(expr, ast.Name) and expr.id in values:
         value = values[expr.id]
-        root = ast.unparse(_node(claim.expr, claim.roots[0][0])) if claim.roots else source
+        root = _unparse(_node(claim.expr, claim.roots[0][0])) if claim.roots else source
         if claim.want is not None:
             printed = results[claim.ops[0]].out if len(claim.ops) == 1 else ""
             if compare_want(value, printed, claim.want):
@@ -375,7 +394,7 @@ def _decide_here(
 
 def _root_source(claim: Claim, name: str) -> str:
     k = int(name[3:-2])
-    return ast.unparse(_node(claim.expr, claim.roots[k][0]))
+    return _unparse(_node(claim.expr, claim.roots[k][0]))
 
 
 def _truth(value: Any, source: str, root: str) -> tuple[str, str]:
@@ -401,7 +420,7 @@ def finish(
             results.append(result)
             continue
         answer = answers[result] if result < len(answers) else None
-        source = ast.unparse(claim.expr)
+        source = _unparse(claim.expr)
         if answer is None:
             results.append(("unknown", "the check could not be made (the checker failed)"))
         elif "timeout" in answer:

@@ -304,3 +304,17 @@ def test_the_candidates_process_is_never_told_what_is_expected():
     assert "add(2, 2)" in spec and "add(10, 5)" in spec
     for expected in ("== 4", "== 15", '{"i": "f"}', "expected", "want"):
         assert expected not in spec
+
+
+def test_a_test_with_a_huge_integer_is_an_error_not_a_crash():
+    """An integer past Python's int->str limit (4300 digits) in a test is an error for that
+    test, as Python itself refuses it; the other tests and candidates are still judged."""
+    big, bigger = "1" + "0" * 5000, "1" + "0" * 4999 + "1"  # 10**5000 and 10**5000 + 1
+    tests = {"tests": [f"assert add({big}, 1) == {bigger}", "assert add(1, 1) == 2"]}
+    with CodeVerifier() as verifier:
+        right, wrong = verifier.verify(
+            Item.from_texts(PROMPT, [HONEST, "def add(a, b):\n    return a\n"], resources=tests)
+        )
+    first, second = ({c.id: c for c in e.checks} for e in (right, wrong))
+    assert first["test:1"].status == "error" and "4300" in first["test:1"].detail
+    assert (first["test:2"].status, second["test:2"].status) == ("pass", "fail")
