@@ -25,7 +25,6 @@ own interpreter and most examples fail to import.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gzip
 import json
 import tempfile
@@ -33,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rerank.envs import exec_python
+from rerank.judges.evidence import EvidenceJudge
 from rerank.report import ReportConfig, run_report
 
 STRATEGIES = ("sequential", "knockout", "round-robin", "pointwise", "vote")
@@ -137,15 +138,13 @@ def main() -> None:
         files = [f for f in files if not wanted or any(f.name.startswith(w) for w in wanted)]
         groups = []
         for path in files:
-            options: dict[str, Any] = {}
-            fields = {f.name for f in dataclasses.fields(ReportConfig)}
-            if path.name.startswith("bigcodebench") and args.exec_env and "exec_env" in fields:
-                options["exec_env"] = args.exec_env
-            config = ReportConfig(
-                strategies=STRATEGIES, judges=("evidence",), limit=args.limit, **options
-            )
+            judges: dict[str, Any] = {}
+            if path.name.startswith("bigcodebench") and args.exec_env:
+                python = exec_python(args.exec_env)
+                judges["judges"] = [EvidenceJudge(exec_python=python)]
+            config = ReportConfig(strategies=STRATEGIES, judges=("evidence",), limit=args.limit)
             started = time.perf_counter()
-            metrics = run_report([path], config)
+            metrics = run_report([path], config, **judges)
             for group in metrics["groups"]:
                 group["wall_seconds"] = time.perf_counter() - started
                 print(table(group, _family(path)), flush=True)
