@@ -84,3 +84,14 @@ def recording_judge():
     RecordingJudge.seen = []
     yield RecordingJudge
     RecordingJudge.seen = []
+
+
+@pytest.fixture(scope="module")
+def iso():
+    """The sandbox tier detected here; tests run under it (skipping where it cannot run)."""
+    from rerank.verifiers.sandbox import isolation
+
+    detected = isolation()
+    if detected.process_limit == "none":
+        pytest.skip(f"no sandbox tier works here: {detected.notes}")
+    return detected

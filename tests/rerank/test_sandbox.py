@@ -39,15 +39,6 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is 
 HOSTILE = Limits(cpu_seconds=1, wall_seconds=2, memory_mb=256, processes=16)
 
 
-@pytest.fixture(scope="module")
-def iso() -> Isolation:
-    """The tier detected here; tests run under it (skipping where it cannot run at all)."""
-    detected = isolation()
-    if detected.process_limit == "none":
-        pytest.skip(f"no sandbox tier works here: {detected.notes}")
-    return detected
-
-
 def run(source: str, iso: Isolation, limits: Limits = HOSTILE, **kwargs):
     return run_python(source, limits=limits, isolation=iso, **kwargs)
 
