@@ -7,6 +7,7 @@ candidates run on its interpreter must import what it has and nothing of rerank'
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -109,18 +110,22 @@ def test_env_create_refuses_a_directory_it_did_not_make(tmp_path):
 
 
 def test_candidate_imports_the_env_and_not_rerank(env_python):
-    """On --exec-python the program sees the env's site-packages, not rerank's venv."""
+    """On --exec-python the program sees the env's site-packages, not rerank's.
+
+    rerank's own site-packages is where its dependency click lives. (Not sys.prefix: where
+    rerank is installed into the system Python, the env's standard library is under it too.)
+    """
+    import click  # rerank's own dependency: importable here, in rerank's interpreter
+
+    ours = os.path.dirname(os.path.dirname(os.path.abspath(click.__file__)))
     source = (
-        "import sys, six\nprint(six.__version__)\n"
+        "import os, sys, six\nprint(six.__version__)\n"
         "try:\n    import click\nexcept ImportError:\n    print('no click')\n"
-        f"print(any(p.startswith({sys.prefix!r}) for p in sys.path))\n"
+        f"print(any(os.path.abspath(p) == {ours!r} for p in sys.path))\n"
     )
     result = run_python(source, python=env_python)
     assert result.status == "ok", result.stderr
     assert result.stdout.split() == ["1.16.0", "no", "click", "False"]
-    import click  # rerank's own dependency: importable here, in rerank's interpreter
-
-    assert click
 
 
 def test_limits_network_and_writable_cwd_hold_on_the_env(env_python):
