@@ -34,7 +34,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from rerank.answers import NO_ANSWER, FinalAnswer, extract_answer, normalize_answer
-from rerank.verifiers.math_equivalence import EquivalencePool
+from rerank.verifiers.math.equivalence import EquivalencePool
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"

@@ -5,7 +5,7 @@ official calibrated pass/fail as ``metadata.score``), both with the candidates r
 environment's interpreter (``rerank env create bigcodebench``), network off:
 
 1. **labels**: each candidate's hidden unittest suite (``test`` of BigCodeBench v0.1.0)
-   run in the sandbox as BigCodeBench runs it (:mod:`rerank.verifiers.code_bigcodebench`,
+   run in the sandbox as BigCodeBench runs it (:mod:`rerank.verifiers.code.bigcodebench`,
    benchmarks only: the suite shares the candidate's process), compared with the official
    labels. A first pass gives each suite ``--timeout`` seconds; suites that run out are
    run again with BigCodeBench's 240 s, so the result is that of a 240 s limit.
@@ -36,14 +36,14 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from rerank.envs import exec_python
-from rerank.verifiers.code_bigcodebench import (
+from rerank.sandbox.runner import SandboxPool
+from rerank.verifiers.code.bigcodebench import (
     LABEL_LIMITS,
     TIMEOUT,
     Label,
     label_many,
     load_tasks,
 )
-from rerank.verifiers.sandbox import SandboxPool
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -138,7 +138,7 @@ def report(args: argparse.Namespace, python: str | None, out: Path) -> dict:
     command = [
         sys.executable,
         "-c",
-        "from rerank.cli import main; main()",
+        "from rerank.cli.app import main; main()",
         "report",
         str(args.candidates),
         "--judge",

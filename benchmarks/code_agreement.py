@@ -2,7 +2,7 @@
 
 Runs every candidate of the shared candidate files on the full hidden tests (base and
 plus inputs, expected outputs from the canonical solutions, evalplus's comparison and
-time limits) through :mod:`rerank.verifiers.code_benchmark`, and prints per dataset the
+time limits) through :mod:`rerank.labels.code`, and prints per dataset the
 share of candidates whose verdict (score 1 iff base and plus pass) matches the file's
 label, then every disagreement with our reason.
 
@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rerank.verifiers.code_benchmark import LabelRun, compare_with_labels, label_pool
+from rerank.labels.code import LabelRun, compare_with_labels, label_pool
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DATASETS = {

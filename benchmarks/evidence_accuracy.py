@@ -34,7 +34,7 @@ from typing import Any
 
 from rerank.envs import exec_python
 from rerank.judges.evidence import EvidenceJudge
-from rerank.report import ReportConfig, run_report
+from rerank.report.run import ReportConfig, run_report
 
 STRATEGIES = ("sequential", "knockout", "round-robin", "pointwise", "vote")
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "candidates"

@@ -344,8 +344,8 @@ def run_one(name: str, seeds: list[int]) -> Observed:
     """Run one attack here and return what was observed."""
     from rerank.items import Item
     from rerank.judges.evidence import EvidenceJudge
-    from rerank.verifiers.code import CodeVerifier
-    from rerank.verifiers.sandbox import isolation
+    from rerank.sandbox.runner import isolation
+    from rerank.verifiers.code.verifier import CodeVerifier
 
     attack = BY_NAME[name]
     isolation()  # detect the tier before measuring: its probes are not the attack
@@ -498,7 +498,7 @@ def table(rows: list[dict], markdown: bool) -> str:
 
 
 def machine() -> str:
-    from rerank.verifiers.sandbox import isolation
+    from rerank.sandbox.runner import isolation
 
     tier = isolation()
     source = Path(sys.modules["rerank"].__file__).parent.parent

@@ -2,7 +2,7 @@
 
     python benchmarks/instruction_extraction.py [--data ../shared/data/benchmarks] [--misses N]
 
-Runs :func:`rerank.verifiers.instructions.extract_instructions` on the 541 IFEval prompts
+Runs :func:`rerank.verifiers.instructions.verifier.extract_instructions` on the 541 IFEval prompts
 and compares with their ``instruction_id_list``: per instruction type, precision and recall
 (ids matched as multisets per prompt), and how often the kwargs of a matched instruction
 equal IFEval's (``kwargs =``: strings compared case-insensitively and keyword lists as
@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from rerank.verifiers.instructions import extract_instructions
+from rerank.verifiers.instructions.verifier import extract_instructions
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "benchmarks"
 FILE = "IFEval-input_data.jsonl.gz"

@@ -4,7 +4,7 @@ and cluster deduplication, for each strategy, on the shared candidate files.
     python benchmarks/judge_calls.py [--data ../shared/data/candidates] [--items 100]
         [--accuracy 0.8] [--seed 0] [--concurrency 16]
 
-The judge is the real :class:`~rerank.judges.llm.LLMJudge` (verifier evidence, skill
+The judge is the real :class:`~rerank.judges.llm.judge.LLMJudge` (verifier evidence, skill
 prompts, tool-calling protocol, openai client) talking to a loopback
 :class:`~rerank.testing.OpenAIServer`. The *model* behind that server is a labelled noisy
 oracle, and only this script knows the labels: it reads the two candidate texts out of each
@@ -40,8 +40,8 @@ from typing import Any
 
 from rerank.items import Item
 from rerank.judges.evidence import EvidenceJudge
-from rerank.judges.llm import LLMJudge
-from rerank.judges.llm_dedup import representatives
+from rerank.judges.llm.dedup import representatives
+from rerank.judges.llm.judge import LLMJudge
 from rerank.outputs import result_row
 from rerank.readers import read_items
 from rerank.selector import StrategyConfig, select_item

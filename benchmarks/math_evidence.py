@@ -32,8 +32,8 @@ from rerank.answers import answer_key, normalize_answer
 from rerank.evidence import Evidence
 from rerank.items import Item
 from rerank.readers import read_items
-from rerank.verifiers.math import MathVerifier
-from rerank.verifiers.math_steps import find_steps
+from rerank.verifiers.math.steps import find_steps
+from rerank.verifiers.math.verifier import MathVerifier
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 GSM8K_CANDIDATES = Path("candidates") / "gsm8k_gpt3-4solutions_dev400.jsonl.gz"

@@ -2,7 +2,7 @@
 
 Writes ``--items`` items (simple format: a prompt, 4 short candidates, their scores) to a
 temporary file and runs ``rerank select --judge simulated:0.8 --strategy knockout`` on it in
-a subprocess, with this interpreter (``python -c 'from rerank.cli import main; main()'``:
+a subprocess, with this interpreter (``python -c 'from rerank.cli.app import main; main()'``:
 a ``rerank`` found on PATH may belong to another environment and another checkout). Every
 0.2 s it reads the child's VmRSS from ``/proc/PID/status`` and the output file's line count
 (the progress), then prints RSS at the first sample with a row written, at 10%, 50% and
@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=4)
     parser.add_argument("--interval", type=float, default=0.2)
     args = parser.parse_args()
-    rerank = [sys.executable, "-c", "from rerank.cli import main; main()"]
+    rerank = [sys.executable, "-c", "from rerank.cli.app import main; main()"]
     where = subprocess.run([sys.executable, "-c", "import rerank; print(rerank.__file__)"],
                            capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
 

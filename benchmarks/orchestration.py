@@ -10,7 +10,7 @@ evidence never short-circuits, so every comparison is one request. For each stra
 - a throughput run: ``--items`` items (round-robin: ``--round-robin-items``, the same
   1000 by default) through
   :func:`rerank.run.run_select` with ``--concurrency`` judge calls at once, an
-  :class:`~rerank.judges.llm.LLMJudge` with the verdict cache off; it reports judge calls
+  :class:`~rerank.judges.llm.judge.LLMJudge` with the verdict cache off; it reports judge calls
   per second beside the bound ``concurrency / latency`` and this process's CPU seconds
   per comparison (everything the process did: reading and writing the JSON lines, the
   strategy, the judge's prompt building and reply parsing, the openai/httpx client and
@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from rerank.items import Item
-from rerank.judges.llm import LLMJudge
+from rerank.judges.llm.judge import LLMJudge
 from rerank.run import RunOptions, run_select
 from rerank.selector import StrategyConfig, select_item
 from rerank.testing import Message, OpenAIServer, ToolCall

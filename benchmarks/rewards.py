@@ -14,7 +14,7 @@ together, as verl's batch reward manager would send a GRPO group):
 - HumanEval+ (164 x 6): ground truth = the hidden tests (base and plus inputs) written as
   visible-style asserts, ``assert _same(f(*args), expected, atol)``, whose expected values
   come from running the canonical solution in the sandbox
-  (:func:`rerank.verifiers.code_benchmark.expected_outputs`, as evalplus computes them)
+  (:func:`rerank.labels.code.expected_outputs`, as evalplus computes them)
   and whose ``_same`` is evalplus's comparison (equality, floats within atol/rtol, the
   find_zero oracle); no prompt is passed, as the labels ran each sample as written;
 - IFEval (271 x 8): ``extra_info`` = the row's ``instruction_id_list`` and ``kwargs`` and
@@ -121,7 +121,7 @@ def _huge(value: Any) -> bool:
 def hidden_asserts(problem: Any, expected: Any) -> tuple[list[str], int]:
     """One assert per hidden input, and how many inputs could not be written (an output
     too large to send back, not plain data, or an int too long for decimal text)."""
-    from rerank.verifiers.code_values import Digest, Opaque
+    from rerank.verifiers.code.values import Digest, Opaque
 
     entry = problem.entry_point
     atol = max(problem.atol, 1e-6) if problem.atol else 0.0
@@ -142,7 +142,7 @@ def hidden_asserts(problem: Any, expected: Any) -> tuple[list[str], int]:
 
 
 def humaneval_truths(limit: int | None) -> tuple[list[dict[str, Any]], list[Any], float, int]:
-    from rerank.verifiers.code_benchmark import expected_outputs, label_pool, load_problems
+    from rerank.labels.code import expected_outputs, label_pool, load_problems
 
     data = rows(HUMANEVAL, limit)
     problems = load_problems(DATA / HUMANEVAL_TASKS)

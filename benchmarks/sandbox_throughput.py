@@ -3,7 +3,7 @@
 Both evaluate the shared HumanEval+ candidates (984 = 164 x 6) on the full hidden tests
 (base + plus inputs) in the same run, with the same number of workers:
 
-- rerank: :mod:`rerank.verifiers.code_benchmark` (expected outputs from the canonical
+- rerank: :mod:`rerank.labels.code` (expected outputs from the canonical
   solutions, then one sandboxed process per candidate, ``SandboxPool(workers)``);
 - evalplus: ``evalplus.evaluate.get_groundtruth`` and ``check_correctness`` in a
   ``ProcessPoolExecutor(workers)``, exactly as ``evalplus.evaluate.evaluate`` runs them
@@ -31,8 +31,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from rerank.verifiers.code_benchmark import compare_with_labels, label_pool, read_candidates
-from rerank.verifiers.sandbox import isolation
+from rerank.labels.code import compare_with_labels, label_pool, read_candidates
+from rerank.sandbox.runner import isolation
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PROBLEMS = "benchmarks/HumanEvalPlus-v0.1.10.jsonl.gz"

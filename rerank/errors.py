@@ -8,7 +8,7 @@
     ├── ConfigError             an option, judge spec or strategy name is not usable
     │   ├── CacheError          the verdict cache file cannot be used (names the file)
     │   └── SkillError          a skill package is invalid (every problem: file and field)
-    ├── SandboxError            the code sandbox itself failed (rerank.verifiers.sandbox)
+    ├── SandboxError            the code sandbox itself failed (rerank.sandbox.runner)
     │   └── SandboxUnavailable  this machine cannot bound untrusted code: nothing is run
     └── JudgeError              a judge could not produce a verdict at all
         └── EndpointError       no LLM endpoint answered (names each one tried and why)

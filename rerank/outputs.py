@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rerank.errors import ConfigError, OutputError
-from rerank.judges.llm_dedup import DEDUP_SUFFIX
+from rerank.judges.llm.dedup import DEDUP_SUFFIX
 from rerank.selector import ItemResult
 from tournaments import Match, outcome_of
 

@@ -8,8 +8,8 @@ math. Then:
 
 - **math**: the solution's final answer against ``ground_truth`` (a bare answer or a
   whole solution, ``#### 72``, ``\\boxed{..}``) by math-verify equivalence
-  (:class:`~rerank.verifiers.math.MathVerifier`); no final answer scores 0;
-- **code**: the solution run in the sandbox (:class:`~rerank.verifiers.code.CodeVerifier`)
+  (:class:`~rerank.verifiers.math.verifier.MathVerifier`); no final answer scores 0;
+- **code**: the solution run in the sandbox (:class:`~rerank.verifiers.code.verifier.CodeVerifier`)
   against tests from ``ground_truth`` or ``extra_info["tests"]``: a string or list of
   ``assert`` statements (a ``def check(candidate)`` block with its call works too), or a
   dict (or JSON text of one) with ``tests`` / ``test_list`` and an optional
@@ -140,17 +140,17 @@ def _verifier(kind: str, options: dict[str, Any]) -> Any:
         verifier = _verifiers.get(key)
         if verifier is None:
             if kind == "math":
-                from rerank.verifiers.math import MathVerifier
+                from rerank.verifiers.math.verifier import MathVerifier
 
                 verifier = MathVerifier(steps=False)
             elif kind == "code":
-                from rerank.verifiers.code import CodeVerifier
+                from rerank.verifiers.code.verifier import CodeVerifier
 
                 limits = {k: options[k] for k in ("timeout", "total_timeout") if options.get(k)}
                 verifier = CodeVerifier(**limits)
                 atexit.register(verifier.close)
             else:
-                from rerank.verifiers.instructions import InstructionVerifier
+                from rerank.verifiers.instructions.verifier import InstructionVerifier
 
                 verifier = InstructionVerifier()
             _verifiers[key] = verifier

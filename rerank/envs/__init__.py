@@ -93,7 +93,7 @@ def exec_python(env: str | None = None, python: str | None = None) -> str | None
 
 def _checked(python: str) -> str:
     """``python``, if the code verifier's worker runs on it (Python 3.10+)."""
-    from rerank.verifiers.sandbox_isolation import interpreter
+    from rerank.sandbox.isolation import interpreter
 
     try:
         version = interpreter(python).version

@@ -42,23 +42,23 @@ __all__ = [
 
 def _llm_judge(*args: Any, **kwargs: Any) -> Judge:
     """``--judge llm``, imported on first use: it pulls in the openai client (~0.6 s), which
-    runs that never ask an LLM should not pay for. Importing rerank.judges.llm registers
+    runs that never ask an LLM should not pay for. Importing rerank.judges.llm.judge registers
     the class itself in its place."""
-    from rerank.judges.llm import LLMJudge
+    from rerank.judges.llm.judge import LLMJudge
 
     return LLMJudge(*args, **kwargs)
 
 
 def _local_judge(*args: Any, **kwargs: Any) -> Judge:
     """``--judge local``, imported on first use like ``llm``."""
-    from rerank.judges.local import LocalJudge
+    from rerank.judges.llm.local import LocalJudge
 
     return LocalJudge(*args, **kwargs)
 
 
 def _evidence_then_local(*args: Any, **kwargs: Any) -> Judge:
     """``--judge evidence+local``, imported on first use like ``llm``."""
-    from rerank.judges.local import EvidenceThenLocal
+    from rerank.judges.llm.local import EvidenceThenLocal
 
     return EvidenceThenLocal(*args, **kwargs)
 
@@ -70,11 +70,11 @@ JUDGES.setdefault("evidence+local", _evidence_then_local)
 
 def __getattr__(name: str) -> Any:
     if name == "LLMJudge":
-        from rerank.judges.llm import LLMJudge
+        from rerank.judges.llm.judge import LLMJudge
 
         return LLMJudge
     if name in ("LocalJudge", "EvidenceThenLocal"):
-        from rerank.judges import local
+        from rerank.judges.llm import local
 
         return getattr(local, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -30,8 +30,8 @@ from typing import Any
 from rerank.evidence import Evidence, Verifier
 from rerank.items import Item
 from rerank.judges.base import BaseJudge, Score, Verdict, register_judge
-from rerank.task_kind import detect_kind
-from rerank.verifiers.sandbox import SandboxError
+from rerank.sandbox.runner import SandboxError
+from rerank.verifiers.router import detect_kind
 
 __all__ = ["EvidenceJudge", "Standing", "default_verifiers", "standings"]
 
@@ -39,10 +39,10 @@ __all__ = ["EvidenceJudge", "Standing", "default_verifiers", "standings"]
 def default_verifiers(exec_python: str | None = None) -> dict[str, Verifier]:
     """The verifier of each task kind (imported here: they pull in heavier libraries);
     code candidates run on ``exec_python`` (an execution environment's interpreter)."""
-    from rerank.verifiers.code import CodeVerifier
-    from rerank.verifiers.code_probes import MUTATIONS
-    from rerank.verifiers.instructions import InstructionVerifier
-    from rerank.verifiers.math import MathVerifier
+    from rerank.verifiers.code.probes import MUTATIONS
+    from rerank.verifiers.code.verifier import CodeVerifier
+    from rerank.verifiers.instructions.verifier import InstructionVerifier
+    from rerank.verifiers.math.verifier import MathVerifier
 
     return {
         "code": CodeVerifier(mutations=MUTATIONS, python=exec_python),

@@ -89,7 +89,7 @@ def recording_judge():
 @pytest.fixture(scope="module")
 def iso():
     """The sandbox tier detected here; tests run under it (skipping where it cannot run)."""
-    from rerank.verifiers.sandbox import isolation
+    from rerank.sandbox.runner import isolation
 
     detected = isolation()
     if detected.process_limit == "none":

@@ -12,10 +12,10 @@ import pytest
 from rerank.items import Item
 from rerank.judges.consensus import ConsensusJudge
 from rerank.judges.evidence import EvidenceJudge
-from rerank.judges.llm_prompt import Shown, evidence_lines
+from rerank.judges.llm.prompt import Shown, evidence_lines
 from rerank.selector import StrategyConfig, select_item
-from rerank.verifiers.math import MathVerifier
-from rerank.verifiers.math_equivalence import EquivalencePool
+from rerank.verifiers.math.equivalence import EquivalencePool
+from rerank.verifiers.math.verifier import MathVerifier
 
 N = 4
 PROMPTS = 400

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from rerank.items import Item
-from rerank.verifiers.code import CodeVerifier
-from rerank.verifiers.code_probes import MAX_LENGTH, mutated_inputs, value_key
-from rerank.verifiers.code_tests import Probe, VisibleTest, probes
+from rerank.verifiers.code.probes import MAX_LENGTH, mutated_inputs, value_key
+from rerank.verifiers.code.tests import Probe, VisibleTest, probes
+from rerank.verifiers.code.verifier import CodeVerifier
 
 EXAMPLES = [
     (3, 2.5, "Hello world", True, None),
@@ -22,7 +22,7 @@ EXAMPLES = [
 def test_the_same_seed_gives_the_same_inputs_in_every_process():
     """Deterministic for a seed, whatever the process's hash seed; another seed differs."""
     code = (
-        "from rerank.verifiers.code_probes import mutated_inputs, value_key\n"
+        "from rerank.verifiers.code.probes import mutated_inputs, value_key\n"
         "found = mutated_inputs([({'b', 'a', 'c'}, 'xyz', {'k': [1, 2]})], 15, seed='s')\n"
         "print([value_key(args) for args in found])"
     )
@@ -127,7 +127,7 @@ PROMPT = '''def step(x):
 @pytest.fixture
 def signatures():
     """Signatures from a verifier with its own sandbox pool, ``mutations`` as given."""
-    from rerank.verifiers.sandbox import isolation
+    from rerank.sandbox.runner import isolation
 
     if isolation().process_limit == "none":
         pytest.skip("this machine cannot bound sandboxed processes")

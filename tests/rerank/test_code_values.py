@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rerank.verifiers.code_values import canonical, same_output, text_matches
+from rerank.verifiers.code.values import canonical, same_output, text_matches
 
 
 def test_equal_outputs_are_the_same():
@@ -56,7 +56,7 @@ def test_text_matches_like_doctest_with_ellipsis():
 
 
 def _round_trip(value, max_bytes=100_000):
-    from rerank.verifiers.code_values import decode, dumps, encode, loads
+    from rerank.verifiers.code.values import decode, dumps, encode, loads
 
     return decode(loads(dumps(encode(value, max_bytes))))
 
@@ -89,7 +89,7 @@ def test_subclasses_arrive_as_their_plain_values():
 
 def test_a_fake_class_attribute_does_not_make_a_value_plain():
     """``__class__ = int`` fools isinstance, not type(): the value is opaque."""
-    from rerank.verifiers.code_values import Opaque
+    from rerank.verifiers.code.values import Opaque
 
     class Fake:
         __class__ = int
@@ -115,7 +115,7 @@ def test_true_is_not_one_but_one_is_one_point_zero():
 def test_big_values_travel_as_order_free_digests():
     """Past max_bytes a value is a digest: equal sets give equal digests whatever their
     order, different values different ones."""
-    from rerank.verifiers.code_values import Digest
+    from rerank.verifiers.code.values import Digest
 
     a = _round_trip(set(range(5000)), max_bytes=1000)
     b = _round_trip(set(reversed(range(5000))), max_bytes=1000)
@@ -126,7 +126,7 @@ def test_big_values_travel_as_order_free_digests():
 def test_what_the_codec_does_not_write_is_refused():
     """Unknown tags, non-list containers, unhashable set members and deep nesting raise
     ValueError (the runner turns that into an opaque, failing value)."""
-    from rerank.verifiers.code_values import decode, loads
+    from rerank.verifiers.code.values import decode, loads
 
     for data in ({"zz": 1}, {"l": 5}, {"set": [{"l": []}]}, [1, 2], "text", 3):
         with pytest.raises(ValueError):

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from rerank.items import Item, Labels
-from rerank.verifiers.code import CodeVerifier
+from rerank.verifiers.code.verifier import CodeVerifier
 
 PROMPT = '''def add(a, b):
     """Add two numbers.
@@ -35,7 +35,7 @@ class CountingPool:
 
 @pytest.fixture(scope="module")
 def sandbox():
-    from rerank.verifiers.sandbox import Limits, SandboxPool, isolation
+    from rerank.sandbox.runner import Limits, SandboxPool, isolation
 
     if isolation().process_limit == "none":
         pytest.skip("this machine cannot bound sandboxed processes")

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 from rerank.items import Item
-from rerank.verifiers.code import CodeVerifier
-from rerank.verifiers.code_benchmark import (
+from rerank.labels.code import (
     compare_with_labels,
     expected_outputs,
     label_candidates,
     label_pool,
     load_problems,
 )
+from rerank.verifiers.code.verifier import CodeVerifier
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 HUMANEVAL = (

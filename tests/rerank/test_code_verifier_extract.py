@@ -1,4 +1,4 @@
-"""Finding the program in a response (rerank.verifiers.code_extract): no sandbox needed."""
+"""Finding the program in a response (rerank.verifiers.code.extract): no sandbox needed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rerank.verifiers.code_extract import (
+from rerank.verifiers.code.extract import (
     Program,
     extract_program,
     fenced_blocks,

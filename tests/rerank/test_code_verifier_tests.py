@@ -1,4 +1,4 @@
-"""The visible tests and probes of code items (rerank.verifiers.code_tests)."""
+"""The visible tests and probes of code items (rerank.verifiers.code.tests)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rerank.verifiers.code_tests import (
+from rerank.verifiers.code.tests import (
     Probe,
     VisibleTest,
     call_key,

@@ -146,7 +146,7 @@ def test_hard_verdict_only_when_hard_evidence_decides():
 
 def test_a_machine_without_a_sandbox_gets_no_execution_evidence_not_a_crash():
     """When the sandbox refuses to run code, candidates tie and the evidence says why."""
-    from rerank.verifiers.sandbox import SandboxUnavailable
+    from rerank.sandbox.runner import SandboxUnavailable
 
     class Refusing(Scripted):
         def verify(self, item):

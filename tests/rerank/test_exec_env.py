@@ -20,8 +20,8 @@ from rerank.cli import main
 from rerank.envs import build
 from rerank.envs.requirements import conflicts, nearest_version, parse_requirements
 from rerank.items import Item
-from rerank.verifiers.code import CodeVerifier
-from rerank.verifiers.sandbox import SandboxError, SandboxPool, isolation, run_python
+from rerank.sandbox.runner import SandboxError, SandboxPool, isolation, run_python
+from rerank.verifiers.code.verifier import CodeVerifier
 
 REQUIREMENTS = "six==1.16.0\n"
 PROMPT = '''import six
@@ -233,7 +233,7 @@ def test_requirement_parsing_and_pip_messages():
 def test_bigcodebench_labels_run_the_suite_as_bigcodebench_does():
     """A suite passes, fails, fails to load, or runs out of time; the prompt's imports
     come first (calibrated), and /tmp is writable when the pool allows it."""
-    from rerank.verifiers.code_bigcodebench import LABEL_LIMITS, Task, label_many
+    from rerank.verifiers.code.bigcodebench import LABEL_LIMITS, Task, label_many
 
     if isolation().process_limit == "none":
         pytest.skip("this machine cannot bound sandboxed processes")

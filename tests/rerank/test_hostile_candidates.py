@@ -19,7 +19,7 @@ import pytest
 
 from rerank import select
 from rerank.items import Item
-from rerank.verifiers.code import CodeVerifier
+from rerank.verifiers.code.verifier import CodeVerifier
 
 PROMPT = '''def add(a, b):
     """Add two numbers.
@@ -125,7 +125,7 @@ ATTACKS = {
 
 @pytest.fixture(scope="module", autouse=True)
 def _sandboxed():
-    from rerank.verifiers.sandbox import isolation
+    from rerank.sandbox.runner import isolation
 
     if isolation().process_limit == "none":
         pytest.skip("this machine cannot bound sandboxed processes")
@@ -297,7 +297,7 @@ def test_the_candidates_process_is_never_told_what_is_expected():
     verifier = CodeVerifier()
     item = Item.from_texts(PROMPT, [HONEST], resources=TESTS)
     task = verifier._task(item)
-    from rerank.verifiers.code import _plan
+    from rerank.verifiers.code.verifier import _plan
 
     plan = _plan(task, "", HONEST, None)
     spec = json.dumps(verifier._spec(task, None, plan))

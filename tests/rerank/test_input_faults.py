@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from rerank.cli import main
-from rerank.cli_errors import EXIT_INTERNAL, EXIT_INTERRUPTED
+from rerank.cli.errors import EXIT_INTERNAL, EXIT_INTERRUPTED
 from rerank.errors import InputError, JudgeError
 from rerank.judges import BaseJudge, Verdict, register_judge
 from rerank.readers import read_items
@@ -382,12 +382,12 @@ def test_debug_shows_the_traceback_of_a_bug(tmp_path, write_jsonl, monkeypatch):
 )
 def test_report_ends_every_fault_in_one_line(tmp_path, monkeypatch, fault, code, said):
     """``rerank report`` ends a bug, Ctrl-C and a named error as ``select`` does."""
-    import rerank.cli_report
+    import rerank.cli.report
 
     async def broken(*args, **kwargs):
         raise fault
 
-    monkeypatch.setattr(rerank.cli_report, "arun_report", broken)
+    monkeypatch.setattr(rerank.cli.report, "arun_report", broken)
     source = tmp_path / "in.jsonl"
     source.write_text('{"prompt": "p", "candidates": ["a", "b"]}\n')
     result = CliRunner().invoke(main, ["report", str(source), "-o", str(tmp_path / "r")])

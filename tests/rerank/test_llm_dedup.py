@@ -15,8 +15,8 @@ from rerank.evidence import Check, Evidence
 from rerank.items import Item
 from rerank.judges import create_judge
 from rerank.judges.evidence import EvidenceJudge
-from rerank.judges.llm import LLMJudge
-from rerank.judges.llm_dedup import representatives
+from rerank.judges.llm.dedup import representatives
+from rerank.judges.llm.judge import LLMJudge
 from rerank.llm import EndpointPool
 from rerank.outputs import result_row
 from rerank.selector import StrategyConfig, select_item

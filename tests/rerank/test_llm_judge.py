@@ -14,9 +14,10 @@ from rerank.evidence import Check, Evidence
 from rerank.items import Item
 from rerank.judges import create_judge
 from rerank.judges.evidence import EvidenceJudge
-from rerank.judges.llm import LLMJudge
+from rerank.judges.llm.judge import LLMJudge
 from rerank.llm import EndpointPool
 from rerank.outputs import result_row
+from rerank.sandbox.runner import isolation
 from rerank.selector import StrategyConfig, select_item
 from rerank.skills import SkillRegistry, render
 from rerank.testing import (
@@ -26,7 +27,6 @@ from rerank.testing import (
     openai_server_fixture,
     refusing_endpoint,
 )
-from rerank.verifiers.sandbox import isolation
 
 GUARD_SECONDS = 30  # a hang fails the test instead of the run; nothing is timed
 FORCED = {"type": "function", "function": {"name": "final_answer"}}

@@ -9,7 +9,7 @@ import pytest
 from rerank.evidence import Check, Evidence
 from rerank.items import Item
 from rerank.judges.evidence import Standing
-from rerank.judges.llm_parse import (
+from rerank.judges.llm.parse import (
     Decision,
     Rejected,
     last_json_object,
@@ -18,8 +18,8 @@ from rerank.judges.llm_parse import (
     read_text_reply,
     unknown_evidence,
 )
-from rerank.judges.llm_prompt import Shown, gated_resources, user_message
-from rerank.judges.llm_tools import ToolBox, ToolContext
+from rerank.judges.llm.prompt import Shown, gated_resources, user_message
+from rerank.judges.llm.tools import ToolBox, ToolContext
 from rerank.skills import SkillRegistry
 
 SKILLS = SkillRegistry.from_dirs()

@@ -12,7 +12,7 @@ import pytest
 
 from rerank.items import Item
 from rerank.judges.evidence import EvidenceJudge
-from rerank.judges.llm import LLMJudge, small_model
+from rerank.judges.llm.judge import LLMJudge, small_model
 from rerank.llm import EndpointPool
 from rerank.testing import Message, openai_server_fixture
 

@@ -22,8 +22,8 @@ from click.testing import CliRunner
 from rerank.cli import main
 from rerank.items import Item
 from rerank.judges import create_judge
-from rerank.judges.llm import LLMJudge
-from rerank.judges.llm_parse import Decision, Rejected, read_text_reply
+from rerank.judges.llm.judge import LLMJudge
+from rerank.judges.llm.parse import Decision, Rejected, read_text_reply
 from rerank.llm import EndpointPool
 from rerank.local import LocalServer, ModelUnavailable, model_path
 

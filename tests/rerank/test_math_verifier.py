@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pytest
 
-import rerank.verifiers.math
-import rerank.verifiers.math_arithmetic
-import rerank.verifiers.math_steps
+import rerank.verifiers.math.arithmetic
+import rerank.verifiers.math.steps
+import rerank.verifiers.math.verifier
 from rerank.items import Item, Labels
-from rerank.verifiers import math_equivalence
-from rerank.verifiers.math import MathVerifier, reference_answer
-from rerank.verifiers.math_arithmetic import Interval, Unreadable, evaluate
-from rerank.verifiers.math_equivalence import EquivalencePool
-from rerank.verifiers.math_steps import step_checks
+from rerank.verifiers.math import equivalence as math_equivalence
+from rerank.verifiers.math.arithmetic import Interval, Unreadable, evaluate
+from rerank.verifiers.math.equivalence import EquivalencePool
+from rerank.verifiers.math.steps import step_checks
+from rerank.verifiers.math.verifier import MathVerifier, reference_answer
 
 ROOT = Path(__file__).resolve().parents[2]
 TOWER = "9^{9^{9^9}}"  # math-verify would compute this forever
@@ -157,10 +157,10 @@ def test_workers_start_lazily_and_stop_on_close() -> None:
 
 
 def test_importing_the_verifier_starts_no_process() -> None:
-    """Importing rerank.verifiers.math creates no pool and spawns no child process."""
+    """Importing rerank.verifiers.math.verifier creates no pool and spawns no child process."""
     code = (
-        "import os, rerank.verifiers.math as m\n"
-        "from rerank.verifiers import math_equivalence as e\n"
+        "import os, rerank.verifiers.math.verifier as m\n"
+        "from rerank.verifiers.math import equivalence as e\n"
         "tasks = os.listdir('/proc/self/task')\n"
         "kids = [open(f'/proc/self/task/{t}/children').read().split() for t in tasks]\n"
         "print(e._default is None, sum(map(len, kids)))\n"
@@ -473,7 +473,7 @@ def test_the_example_in_the_docs_prints_what_it_claims() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    [rerank.verifiers.math, rerank.verifiers.math_steps, rerank.verifiers.math_arithmetic],
+    [rerank.verifiers.math.verifier, rerank.verifiers.math.steps, rerank.verifiers.math.arithmetic],
 )
 def test_docstring_examples(module) -> None:
     """The examples in the modules' docstrings hold."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rerank.metrics import baselines, bootstrap_interval, gap_closed
+from rerank.report.baselines import baselines, bootstrap_interval, gap_closed
 
 
 def test_baselines_are_pass1_mean_and_max():

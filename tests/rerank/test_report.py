@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rerank.cli_report import report
+from rerank.cli.report import report
 from rerank.errors import ConfigError, InputError
 from rerank.judges.evidence import EvidenceJudge
-from rerank.report import ReportConfig, find_sources, run_report
+from rerank.report.run import ReportConfig, find_sources, run_report
 
 #: Three math items, four candidates each (labels 1 = correct):
 #: A: [0, 1, 1, 0], the two correct ones agree (5), so the majority picks a correct one;
@@ -237,7 +237,7 @@ def test_gap_interval_of_a_perfect_selector(data_dir: Path, tmp_path: Path) -> N
 
 def test_bootstrap_gap_interval_without_a_gap_is_none() -> None:
     """Where Oracle@N equals Random@N the gap closed is undefined, and so is its interval."""
-    from rerank.metrics import bootstrap_gap_interval
+    from rerank.report.baselines import bootstrap_gap_interval
 
     assert bootstrap_gap_interval([1.0, 0.0], [1.0, 0.0], [1.0, 0.0]) is None
     lo, hi = bootstrap_gap_interval([1.0, 1.0], [0.5, 0.5], [1.0, 1.0], resamples=20)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rerank.cli_errors import EXIT_INTERRUPTED
+from rerank.cli.errors import EXIT_INTERRUPTED
 from rerank.errors import ConfigError, EndpointError, InputError
 from rerank.judges import BaseJudge, Verdict, register_judge
 from rerank.run import RunOptions, run_select

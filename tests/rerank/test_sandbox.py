@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 import rerank
-from rerank.verifiers.sandbox import (
+from rerank.sandbox.capture import Watched
+from rerank.sandbox.isolation import candidates, detect
+from rerank.sandbox.runner import (
     ENVIRONMENT,
     Isolation,
     Limits,
@@ -31,8 +33,6 @@ from rerank.verifiers.sandbox import (
     isolation,
     run_python,
 )
-from rerank.verifiers.sandbox_capture import Watched
-from rerank.verifiers.sandbox_isolation import candidates, detect
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only")
 
@@ -101,7 +101,7 @@ def test_traceback_shows_only_the_program(iso):
     result = run("def f():\n    return 1 / 0\nf()\n", iso)
     assert result.status == "error"
     assert "ZeroDivisionError" in result.stderr and "main.py" in result.stderr
-    assert "sandbox_boot" not in result.stderr
+    assert "boot.py" not in result.stderr and "rerank" not in result.stderr
 
 
 def test_killed_by_a_signal_is_killed(iso):
@@ -465,7 +465,7 @@ def test_isolation_is_detected_once():
 
 def test_setup_failure_is_an_exception_not_a_result():
     """An "error" line from the child is a SandboxError: the program never ran."""
-    from rerank.verifiers.sandbox import _result
+    from rerank.sandbox.runner import _result
 
     watched = Watched(b"", b"", "error OSError: mount: denied\n", False, False, 0)
     with pytest.raises(SandboxError, match="mount: denied"):
@@ -486,7 +486,7 @@ def test_an_interpreter_in_a_private_directory_under_tmp_still_runs(iso, tmp_pat
     paths = [str(Path(rerank.__file__).resolve().parents[1]), *sys.path]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p and os.path.isdir(p))}
     probe = (
-        "from rerank.verifiers.sandbox import run_python\n"
+        "from rerank.sandbox.runner import run_python\n"
         "r = run_python('print(6 * 7)')\n"
         "print(r.status, r.stdout.strip())\n"
     )

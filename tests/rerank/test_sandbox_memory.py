@@ -14,9 +14,16 @@ from dataclasses import replace
 
 import pytest
 
-import rerank.verifiers.sandbox as sandbox
-from rerank.verifiers import sandbox_isolation
-from rerank.verifiers.sandbox import (
+import rerank.sandbox.runner as sandbox
+from rerank.sandbox import isolation as sandbox_isolation
+from rerank.sandbox.isolation import (
+    CGROUP_ENV,
+    available_memory_mb,
+    candidates,
+    detect_memory_limit,
+    run_cgroup,
+)
+from rerank.sandbox.runner import (
     MEMORY_CEILING_MB,
     MEMORY_FLOOR_MB,
     Isolation,
@@ -25,13 +32,6 @@ from rerank.verifiers.sandbox import (
     default_memory_mb,
     describe_limits,
     run_python,
-)
-from rerank.verifiers.sandbox_isolation import (
-    CGROUP_ENV,
-    available_memory_mb,
-    candidates,
-    detect_memory_limit,
-    run_cgroup,
 )
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rerank.cli_skills import skills
+from rerank.cli.skills import skills
 from rerank.skills import SkillRegistry, builtin_dir, render
 
 

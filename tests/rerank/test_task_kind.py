@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rerank.items import Item
-from rerank.task_kind import detect_kind
+from rerank.verifiers.router import detect_kind
 
 
 def _item(prompt, texts, kind=None, resources=None):

@@ -1,0 +1,285 @@
+"""``rerank report``: parses options, runs :func:`rerank.report.run.arun_report` (or, with
+``--selections``, :func:`rerank.report.selections.arun_selection_report`), prints where.
+
+The strategy and LLM judge options are ``rerank select``'s own, imported from
+:mod:`rerank.cli.app` when first needed: that module imports this one to attach the command,
+so importing it at the top would be circular.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from rerank.cli.errors import one_line_errors
+from rerank.judges import EvidenceJudge, Judge, create_judge, parse_spec
+from rerank.report.run import (
+    DEFAULT_REPORT_JUDGES,
+    DEFAULT_REPORT_STRATEGIES,
+    ReportConfig,
+    Source,
+    arun_report,
+)
+from rerank.report.selections import arun_selection_report
+from rerank.selector import STRATEGIES, judge_options
+
+__all__ = ["report"]
+
+#: Options that say what to run: the rows of ``--selections`` already say what ran.
+_STRATEGY_OPTIONS = ("both_orders", "aggregate")
+_EXEC_OPTIONS = ("exec_env", "exec_python")
+_RUN_OPTIONS = (
+    "strategies",
+    "judges",
+    "limit",
+    "checkpoints",
+    "expose",
+    *_STRATEGY_OPTIONS,
+    *_EXEC_OPTIONS,
+)
+
+
+def _checkpoints(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    # The same parsing as ``select --checkpoints``.
+    from rerank.cli.app import _checkpoints as parse_checkpoints
+
+    return parse_checkpoints(ctx, param, value)
+
+
+class _ReportCommand(click.Command):
+    """A command that takes ``select``'s strategy-shaping and LLM judge options (the same
+    option objects) when its parameters are first asked for (parsing, help), once
+    :mod:`rerank.cli.app` can be imported."""
+
+    llm_options: tuple[str, ...] = ()
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        if not self.llm_options:
+            from rerank.cli.app import _llm_options, select_command
+
+            before = len(self.params)
+            _llm_options(self)
+            # Options applied to a command append in reverse: restore select's order.
+            self.params[before:] = reversed(self.params[before:])
+            self.llm_options = tuple(p.name for p in self.params[before:])
+            shaping = [p for p in select_command.params if p.name in _STRATEGY_OPTIONS]
+            at = next(i for i, p in enumerate(self.params) if p.name == "concurrency")
+            self.params[at:at] = shaping
+            execution = [p for p in select_command.params if p.name in _EXEC_OPTIONS]
+            self.params[at:at] = execution
+        return super().get_params(ctx)
+
+
+def _report_judges(
+    judges: tuple[str, ...],
+    strategies: tuple[str, ...],
+    concurrency: int,
+    llm: dict[str, Any],
+    exec_python: str | None = None,
+) -> list[Judge | str]:
+    """The judges to compare: each model judge spec (``llm``, ``local``, ...) built with the
+    LLM options exactly as ``select`` builds it; ``--base-url`` alone means ``--judge llm``.
+    With ``exec_python`` every judge that runs code candidates runs them there, all on
+    one evidence judge (so each item's evidence is computed once)."""
+    from rerank.cli import app as cli
+
+    model_judges = cli._MODEL_JUDGES  # the judges that take the LLM options
+    specs = judges or (("llm",) if llm["base_url"] else DEFAULT_REPORT_JUDGES)
+    # _llm_judge refuses vote, which needs no judge; the report runs vote once, judge-less.
+    strategy = next((s for s in strategies if s != "vote"), "vote")
+    evidence = EvidenceJudge(exec_python=exec_python) if exec_python else None
+    if not any(parse_spec(spec)[0] in model_judges for spec in specs):
+        cli._llm_judge(specs[0], strategy, concurrency, llm)  # LLM options here: a usage error
+    chosen: list[Judge | str] = []
+    for spec in specs:
+        if parse_spec(spec)[0] in model_judges:
+            chosen.append(cli._llm_judge(spec, strategy, concurrency, llm, evidence=evidence))
+        elif evidence is not None and spec.strip() == "evidence":
+            chosen.append(evidence)
+        elif exec_python is not None:
+            chosen.append(create_judge(spec, **judge_options(spec, exec_python=exec_python)))
+        else:
+            chosen.append(spec)
+    return chosen
+
+
+def _given(ctx: click.Context, names: tuple[str, ...]) -> list[str]:
+    """The flags among ``names`` given on the command line."""
+    return [
+        param.opts[0]
+        for param in ctx.command.get_params(ctx)
+        if param.name in names
+        and ctx.get_parameter_source(param.name) not in (None, ParameterSource.DEFAULT)
+    ]
+
+
+class _Progress:
+    """One click progress bar per input file, on stderr."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.source: Source | None = None
+
+    def __call__(self, source: Source, done: int, total: int) -> None:
+        if source is not self.source:
+            self.close()
+            self.source = source
+            self.bar = click.progressbar(
+                length=total, label=source.path.name, file=sys.stderr
+            ).__enter__()
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@click.command("report", cls=_ReportCommand)
+@click.argument("inputs", nargs=-1)
+@click.option(
+    "--selections",
+    multiple=True,
+    metavar="FILE",
+    help="Score this `rerank select` output instead of running strategies (repeatable: "
+    "one column per strategy, options, judge and seed); needs --labels.",
+)
+@click.option(
+    "--labels",
+    multiple=True,
+    metavar="FILE",
+    help="With --selections: the candidate file(s) the selections were made on, for labels.",
+)
+@click.option(
+    "--strategy",
+    "-s",
+    "strategies",
+    multiple=True,
+    type=click.Choice(STRATEGIES),
+    help=f"Strategy to compare (repeatable; default {', '.join(DEFAULT_REPORT_STRATEGIES)}).",
+)
+@click.option(
+    "--judge",
+    "-j",
+    "judges",
+    multiple=True,
+    metavar="SPEC",
+    help=f"Judge to compare, NAME[:ARGS] (repeatable; default {', '.join(DEFAULT_REPORT_JUDGES)}"
+    "; simulated:ACCURACY reads the labels).",
+)
+@click.option("--out", "-o", required=True, metavar="DIR", help="Folder for the report files.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seeds every selection.")
+@click.option(
+    "--limit", default=None, type=click.IntRange(min=1), help="Only the first N items per file."
+)
+@click.option(
+    "--bootstrap",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Bootstrap resamples for the 95% intervals.",
+)
+@click.option(
+    "--checkpoints",
+    default="1,2,4,8",
+    show_default=True,
+    callback=_checkpoints,
+    help="Strategy@k: the sequential knockout's incumbent after k candidates (and N).",
+)
+@click.option(
+    "--expose",
+    multiple=True,
+    metavar="FIELD",
+    help="Grant the judges a hidden field such as 'reference' (stated in the summary).",
+)
+@click.option(
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Items in flight at once.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: only on a terminal).",
+)
+def report(
+    inputs: tuple[str, ...],
+    selections: tuple[str, ...],
+    labels: tuple[str, ...],
+    strategies: tuple[str, ...],
+    judges: tuple[str, ...],
+    out: str,
+    seed: int,
+    limit: int | None,
+    bootstrap: int,
+    checkpoints: tuple[int, ...],
+    expose: tuple[str, ...],
+    both_orders: bool,
+    aggregate: str,
+    concurrency: int,
+    progress: bool | None,
+    exec_env: str | None,
+    exec_python: str | None,
+    **llm: Any,
+) -> None:
+    """Score strategies and judges on labelled candidates: INPUTS are JETTS files or
+    folders of {dataset}_{generator}.jsonl[.gz] files. Or score selections already made:
+    --selections OUT.jsonl (from `rerank select`) --labels the candidate file(s).
+
+    Writes metrics.json, summary.md, accuracy_vs_k.png and rows.jsonl into --out.
+    Labels are read only by this report (and by a simulated judge, which says so).
+    With --judge llm (or just --base-url) an LLM judges, as in `rerank select`.
+    """
+    ctx = click.get_current_context()
+    if selections:
+        given = _given(ctx, _RUN_OPTIONS + ctx.command.llm_options)
+        if given:
+            raise click.UsageError(
+                f"{given[0]} says what to run; with --selections the rows say what ran"
+            )
+        if inputs or not labels:
+            raise click.UsageError(
+                "with --selections, give the candidate files as --labels, not as INPUTS"
+            )
+    elif labels:
+        raise click.UsageError("--labels goes with --selections")
+    elif not inputs:
+        raise click.UsageError("give candidate files (INPUTS), or --selections and --labels")
+    if progress is None:
+        progress = sys.stderr.isatty()
+    bar = _Progress() if progress else None
+    interrupted = f"the report in {out} is incomplete; run the same command again"
+    try:
+        with one_line_errors(debug=False, interrupted=interrupted):
+            config = ReportConfig(
+                strategies=strategies or DEFAULT_REPORT_STRATEGIES,
+                judges=judges or DEFAULT_REPORT_JUDGES,
+                seed=seed,
+                limit=limit,
+                bootstrap=bootstrap,
+                checkpoints=checkpoints,
+                expose=expose,
+                concurrency=concurrency,
+                both_orders=both_orders,
+                aggregate=aggregate,
+            )
+            if selections:
+                run = arun_selection_report(selections, labels, config, out=out, progress=bar)
+            else:
+                from rerank.cli.app import _exec_python
+
+                python = _exec_python(exec_env, exec_python)
+                chosen = _report_judges(judges, config.strategies, concurrency, llm, python)
+                run = arun_report(inputs, config, out=out, progress=bar, judges=chosen)
+            asyncio.run(run)
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(f"report written to {Path(out) / 'summary.md'}", err=True)

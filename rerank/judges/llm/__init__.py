@@ -1,0 +1,26 @@
+"""The skill-driven LLM judge.
+
+``judge`` (:class:`LLMJudge`), with its collaborators: ``prompt`` (what the model is shown),
+``loop`` (the tool loop), ``tools`` (the tools a skill grants), ``parse`` (the verdict in the
+reply), ``dedup`` (identical candidates judged once), ``solve`` (the solve-first answer of
+compact skills) and ``local`` (the judge on an embedded llama.cpp server).
+
+Importing this package does not import the openai client; the judge classes load on first
+use.
+"""
+
+from typing import Any
+
+__all__ = ["EvidenceThenLocal", "LLMJudge", "LocalJudge"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LLMJudge":
+        from rerank.judges.llm.judge import LLMJudge
+
+        return LLMJudge
+    if name in ("LocalJudge", "EvidenceThenLocal"):
+        from rerank.judges.llm import local
+
+        return getattr(local, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,324 @@
+"""``rerank report``: run strategies and judges over labelled candidate files and score them.
+
+Labels are read here and only here: every judge is handed ``item.public()`` unless it
+declares ``reads_labels`` (the simulated judge), and the report says which judges did and
+which hidden fields were exposed. Per dataset and generator it gives the baselines
+(Pass@1, Random@N, Oracle@N, majority vote over evidence signatures) and, per strategy and
+judge, the selected accuracy, Strategy@k from the sequential knockout's anytime record, the
+share of the Random-to-Oracle gap closed (bootstrap 95% intervals), paired differences,
+costs and verdict rates (see :mod:`rerank.report.metrics`).
+
+Python users call :func:`run_report` (or :func:`arun_report` inside an event loop)::
+
+    from rerank.report.run import ReportConfig, run_report
+    report = run_report(["../shared/data/candidates"], ReportConfig(), out="report/")
+    report["groups"][0]["selectors"][0]["accuracy"]
+
+To score selections already made by ``rerank select`` instead of running strategies, see
+:mod:`rerank.report.selections`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tournaments
+from rerank.errors import ConfigError, InputError
+from rerank.items import Item
+from rerank.judges import EvidenceJudge, Judge, create_judge
+from rerank.outputs import result_row
+from rerank.readers import read_items
+from rerank.selector import StrategyConfig, item_seed, resolve_judge, select_item
+
+__all__ = [
+    "DEFAULT_REPORT_JUDGES",
+    "DEFAULT_REPORT_STRATEGIES",
+    "ItemRecord",
+    "ReportConfig",
+    "Source",
+    "arun_report",
+    "baseline_record",
+    "find_sources",
+    "finish_report",
+    "gather_records",
+    "label_use",
+    "run_report",
+]
+
+DEFAULT_REPORT_STRATEGIES: tuple[str, ...] = ("sequential", "knockout", "round-robin")
+DEFAULT_REPORT_JUDGES: tuple[str, ...] = ("evidence",)
+_CANDIDATE_FILE = re.compile(r"\.(jsonl|ndjson)(\.gz)?$")
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """What to compare and how to measure it, as ``rerank report``'s options give it."""
+
+    strategies: tuple[str, ...] = DEFAULT_REPORT_STRATEGIES
+    judges: tuple[str, ...] = DEFAULT_REPORT_JUDGES
+    seed: int = 0
+    limit: int | None = None
+    bootstrap: int = 2000
+    checkpoints: tuple[int, ...] = (1, 2, 4, 8)
+    expose: tuple[str, ...] = ()
+    concurrency: int = 8
+    both_orders: bool = False
+    aggregate: str = "win_rate"
+
+    def __post_init__(self) -> None:
+        if not self.strategies:
+            raise ConfigError("no strategy to report on: give at least one --strategy")
+        for name in self.strategies:
+            self.strategy(name)  # raises ConfigError naming the valid strategies (aggregates)
+        if self.bootstrap < 1:
+            raise ConfigError(f"--bootstrap must be at least 1, got {self.bootstrap}")
+
+    def strategy(self, name: str) -> StrategyConfig:
+        return StrategyConfig(
+            name=name,
+            seed=self.seed,
+            both_orders=self.both_orders,
+            aggregate=self.aggregate,
+            checkpoints=self.checkpoints,
+        )
+
+
+@dataclass(frozen=True)
+class Source:
+    """One candidate file and the dataset and generator its name says it holds."""
+
+    path: Path
+    dataset: str
+    generator: str
+
+
+def _source(path: Path) -> Source:
+    stem = _CANDIDATE_FILE.sub("", path.name)
+    dataset, _, generator = stem.partition("_")
+    return Source(path, dataset, generator or "-")
+
+
+def find_sources(inputs: Iterable[str | Path]) -> list[Source]:
+    """Candidate files from files and directories of ``{dataset}_{generator}.jsonl[.gz]``.
+
+    The dataset is the name up to the first underscore, the generator the rest
+    (``gsm8k_gpt3-4solutions_dev400.jsonl.gz``: ``gsm8k``, ``gpt3-4solutions_dev400``).
+    """
+    sources: list[Source] = []
+    for given in inputs:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if _CANDIDATE_FILE.search(p.name))
+            if not found:
+                raise InputError("no *.jsonl or *.jsonl.gz candidate files here", file=str(path))
+            sources += [_source(p) for p in found]
+        elif path.is_file():
+            sources.append(_source(path))
+        else:
+            raise InputError("no such file or directory", file=str(path))
+    return sources
+
+
+@dataclass
+class ItemRecord:
+    """One item of a report: its labels, the majority vote, and each selector's row."""
+
+    id: str
+    labels: list[float]
+    task_kind: str
+    majority: int
+    evidence_seconds: float
+    rows: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
+
+
+def _labels(item: Item) -> list[float]:
+    scores = item.labels.scores if item.labels is not None else ()
+    if len(scores) != item.n or any(s is None for s in scores):
+        raise InputError(
+            "a report needs a label (score) on every candidate", file=item.source, line=item.line
+        )
+    return [float(s) for s in scores]
+
+
+async def baseline_record(
+    item: Item, evidence: EvidenceJudge, seed: int, judges: Iterable[Judge] = ()
+) -> ItemRecord:
+    """An item's labels and evidence-signature majority vote, with no selector rows yet.
+
+    The evidence (of ``evidence`` and of every other judge in ``judges`` that assesses
+    candidates) is computed here, once per item, and timed apart from the selectors.
+    """
+    labels = _labels(item)
+    start = time.perf_counter()
+    kind, stand = await evidence.assess(item.public())
+    for judge in judges:
+        assess = getattr(judge, "assess", None)
+        if assess is not None and judge is not evidence:
+            await assess(item.public())
+    seconds = time.perf_counter() - start
+    signatures = [s.evidence.signature if s.evidence else None for s in stand]
+    vote = await tournaments.vote(item.n, signatures.__getitem__, seed=item_seed(seed, item))
+    return ItemRecord(item.id, labels, kind, vote.winner, seconds)
+
+
+class _Runner:
+    """Runs every selector on every item, with one judge instance per spec for the run."""
+
+    def __init__(self, config: ReportConfig, judges: Sequence[Judge | str] | None) -> None:
+        self.config = config
+        self.judges: dict[str, Judge] = {}
+        for given in config.judges if judges is None else judges:
+            # ConfigError naming the known judges
+            judge = create_judge(given) if isinstance(given, str) else given
+            self.judges[judge.spec] = judge
+        # Majority vote reads evidence signatures: share the evidence judge when it is one
+        # of the judges compared, so evidence is computed once per item.
+        shared = next((j for j in self.judges.values() if isinstance(j, EvidenceJudge)), None)
+        self.evidence = shared or EvidenceJudge()
+        self.selectors: list[tuple[StrategyConfig, Judge | None]] = []
+        for name in config.strategies:
+            strategy = config.strategy(name)
+            for judge in self.judges.values():
+                chosen = resolve_judge(judge, strategy)
+                if (strategy, chosen) not in self.selectors:
+                    self.selectors.append((strategy, chosen))
+
+    async def item(self, item: Item) -> ItemRecord:
+        record = await baseline_record(item, self.evidence, self.config.seed, self.judges.values())
+        for strategy, judge in self.selectors:
+            result = await select_item(item, strategy, judge)
+            record.rows[(strategy.name, judge.spec if judge else None)] = result_row(result)
+        return record
+
+    async def aclose(self) -> None:
+        for judge in {id(j): j for j in [*self.judges.values(), self.evidence]}.values():
+            await judge.aclose()
+
+
+ProgressCallback = Callable[[Source, int, int], None]
+
+
+async def gather_records(
+    items: Sequence[Item],
+    record: Callable[[Item], Awaitable[ItemRecord]],
+    source: Source,
+    *,
+    concurrency: int,
+    progress: ProgressCallback | None = None,
+) -> list[ItemRecord]:
+    """``record`` of every item, at most ``concurrency`` at once, in item order."""
+    gate = asyncio.Semaphore(concurrency)
+    done = 0
+
+    async def one(item: Item) -> ItemRecord:
+        nonlocal done
+        async with gate:
+            result = await record(item)
+        done += 1
+        if progress is not None:
+            progress(source, done, len(items))
+        return result
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+async def _source_records(
+    runner: _Runner, source: Source, progress: ProgressCallback | None
+) -> list[ItemRecord]:
+    items: list[Item] = []
+    for item in read_items(source.path, expose=runner.config.expose):
+        if runner.config.limit is not None and len(items) >= runner.config.limit:
+            break
+        items.append(item)
+    if not items:
+        raise InputError("no items to report on", file=str(source.path))
+    return await gather_records(
+        items, runner.item, source, concurrency=runner.config.concurrency, progress=progress
+    )
+
+
+Group = tuple[Source, Sequence[ItemRecord], dict[str, Any]]
+
+
+def label_use(
+    readers: Iterable[str], blind: Iterable[str], exposed: Iterable[str], groups: Sequence[Group]
+) -> dict[str, Any]:
+    """Who read labels and what the judges could see: the hidden fields granted, and the
+    task resources the output rows say were visible."""
+    visible = {
+        name
+        for _, records, _ in groups
+        for record in records
+        for row in record.rows.values()
+        for name in row["visible_resources"]
+    }
+    return {
+        "judges_reading_labels": sorted(readers),
+        "judges_blind_to_labels": sorted(blind),
+        "exposed_resources": list(exposed),
+        "visible_resources": sorted(visible),
+    }
+
+
+def finish_report(
+    report: dict[str, Any], groups: Sequence[Group], out: str | Path | None
+) -> dict[str, Any]:
+    """Add the groups' metrics to ``report`` and, given ``out``, write the files there."""
+    report["groups"] = [metrics for _, _, metrics in groups]
+    if out is not None:
+        from rerank.report.render import write_outputs
+
+        write_outputs(Path(out), report, [(s, r) for s, r, _ in groups])
+    return report
+
+
+async def arun_report(
+    inputs: Sequence[str | Path],
+    config: ReportConfig = ReportConfig(),
+    *,
+    out: str | Path | None = None,
+    progress: ProgressCallback | None = None,
+    judges: Sequence[Judge | str] | None = None,
+) -> dict[str, Any]:
+    """Run the report; returns what ``metrics.json`` holds and, given ``out``, writes
+    ``metrics.json``, ``summary.md``, ``accuracy_vs_k.png`` and ``rows.jsonl`` there.
+
+    ``judges`` (default ``config.judges``) may hold judges built by the caller, such as an
+    LLM judge with its endpoints; the report closes them when it ends.
+    """
+    from rerank.report.metrics import group_metrics
+
+    runner = _Runner(config, judges)
+    groups: list[Group] = []
+    try:
+        sources = find_sources(inputs)
+        for source in sources:
+            records = await _source_records(runner, source, progress)
+            selectors = [(s.name, j.spec if j else None) for s, j in runner.selectors]
+            groups.append((source, records, group_metrics(source, records, selectors, config)))
+    finally:
+        await runner.aclose()
+    readers = [spec for spec, j in runner.judges.items() if j.reads_labels]
+    blind = [spec for spec in runner.judges if spec not in readers]
+    report = {
+        "config": {
+            **asdict(config),
+            "judges": list(runner.judges),
+            "inputs": [str(s.path) for s in sources],
+        },
+        "label_use": label_use(readers, blind, config.expose, groups),
+    }
+    return finish_report(report, groups, out)
+
+
+def run_report(
+    inputs: Sequence[str | Path], config: ReportConfig = ReportConfig(), **kwargs: Any
+) -> dict[str, Any]:
+    """A blocking :func:`arun_report`."""
+    return asyncio.run(arun_report(inputs, config, **kwargs))
