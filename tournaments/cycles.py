@@ -11,7 +11,7 @@ from tournaments.selection import Match
 __all__ = ["cyclic_triad_share", "results_graph"]
 
 
-def results_graph(n: int, matches: Iterable[Match]) -> nx.DiGraph:
+def results_graph(n: int, matches: Iterable[Match]) -> nx.DiGraph[int]:
     """A DiGraph on ``range(n)`` with an edge winner -> loser per decisive match.
 
     Ties and invalid matches add no edge. The edge attribute ``wins`` counts the
@@ -23,19 +23,20 @@ def results_graph(n: int, matches: Iterable[Match]) -> nx.DiGraph:
     >>> sorted(g.edges(data="wins"))
     [(0, 1, 1), (1, 2, 1)]
     """
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[int] = nx.DiGraph()
     graph.add_nodes_from(range(n))
     for m in matches:
-        if m.winner is None:
+        winner, loser = m.winner, m.loser
+        if winner is None or loser is None:
             continue
-        if graph.has_edge(m.winner, m.loser):
-            graph[m.winner][m.loser]["wins"] += 1
+        if graph.has_edge(winner, loser):
+            graph[winner][loser]["wins"] += 1
         else:
-            graph.add_edge(m.winner, m.loser, wins=1)
+            graph.add_edge(winner, loser, wins=1)
     return graph
 
 
-def cyclic_triad_share(graph: nx.DiGraph) -> float | None:
+def cyclic_triad_share(graph: nx.DiGraph[int]) -> float | None:
     """Share of 3-cycles among the triads whose three pairs each have one decisive edge.
 
     Counts triadic census types "030C" (cyclic: a > b > c > a) against "030T"

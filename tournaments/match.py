@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterable, Sequence
+from typing import TypedDict
 
 from tournaments.selection import Comparator, Match, Outcome, outcome_of
 
@@ -112,7 +113,16 @@ def seeded_order(n: int, rng: random.Random, shuffle: bool = True) -> list[int]:
     return order
 
 
-def match_counts(matches: Iterable[Match]) -> dict[str, int]:
+class MatchCounts(TypedDict):
+    """The count fields of a :class:`Selection` that :func:`match_counts` fills."""
+
+    comparisons: int
+    calls: int
+    ties: int
+    invalid: int
+
+
+def match_counts(matches: Iterable[Match]) -> MatchCounts:
     """The cost and outcome counts of a strategy's matches, as :class:`Selection` fields.
 
     ``calls`` counts the verdicts kept in each match (two per both-orders match).

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import networkx as nx
 
@@ -89,7 +89,7 @@ def tie_priority(n: int, rng: random.Random, ties: str) -> list[int]:
 def outcome_of(verdict: Any) -> Outcome:
     """Read the outcome of a comparator's verdict; anything unreadable is ``"invalid"``."""
     winner = verdict if isinstance(verdict, str) else getattr(verdict, "winner", None)
-    return winner if winner in OUTCOMES else "invalid"
+    return cast(Outcome, winner) if winner in OUTCOMES else "invalid"
 
 
 def value_of(score: Any) -> float | None:
@@ -159,7 +159,7 @@ class Selection:
     ties: int = 0
     invalid: int = 0
     checkpoints: dict[int, int] | None = None
-    graph: nx.DiGraph | None = None
+    graph: nx.DiGraph[int] | None = None
     cyclic_triads: float | None = None
     order: Sequence[int] | None = None
     classes: list[list[int]] | None = None

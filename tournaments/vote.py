@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import random
 from collections.abc import Awaitable, Callable, Hashable
+from typing import cast
 
 from tournaments.aggregate import ranking_from_scores
 from tournaments.selection import Selection, check_candidates, make_rng, tie_priority
@@ -57,10 +58,12 @@ async def vote(
     """
     check_candidates(n)
     priority = tie_priority(n, make_rng(seed), ties)
-    keys = [key(i) for i in range(n)]
-    pending = [i for i, k in enumerate(keys) if inspect.isawaitable(k)]
-    for i, k in zip(pending, await asyncio.gather(*(keys[i] for i in pending)), strict=True):
-        keys[i] = k
+    found = [key(i) for i in range(n)]
+    waits = {i: k for i, k in enumerate(found) if inspect.isawaitable(k)}
+    awaited = dict(zip(waits, await asyncio.gather(*waits.values()), strict=True))
+    keys: list[Hashable | None] = [
+        awaited[i] if i in awaited else cast(Hashable | None, k) for i, k in enumerate(found)
+    ]
     members: dict[Hashable, list[int]] = {}
     for i, k in enumerate(keys):
         if k is not None:
