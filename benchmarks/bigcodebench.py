@@ -5,7 +5,7 @@ official calibrated pass/fail as ``metadata.score``), both with the candidates r
 environment's interpreter (``rerank env create bigcodebench``), network off:
 
 1. **labels**: each candidate's hidden unittest suite (``test`` of BigCodeBench v0.1.0)
-   run in the sandbox as BigCodeBench runs it (:mod:`rerank.verifiers.code.bigcodebench`,
+   run in the sandbox as BigCodeBench runs it (:mod:`rerank.labels.bigcodebench`,
    benchmarks only: the suite shares the candidate's process), compared with the official
    labels. A first pass gives each suite ``--timeout`` seconds; suites that run out are
    run again with BigCodeBench's 240 s, so the result is that of a 240 s limit.
@@ -36,14 +36,14 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from rerank.envs import exec_python
-from rerank.sandbox.runner import SandboxPool
-from rerank.verifiers.code.bigcodebench import (
+from rerank.labels.bigcodebench import (
     LABEL_LIMITS,
     TIMEOUT,
     Label,
     label_many,
     load_tasks,
 )
+from rerank.sandbox.runner import SandboxPool
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from rerank.verifiers.instructions.verifier import extract_instructions
+from rerank.verifiers.instructions.extraction import extract_instructions
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "benchmarks"
 FILE = "IFEval-input_data.jsonl.gz"

@@ -158,6 +158,17 @@ def extract_answer(text: str, *, last_number: bool = True) -> FinalAnswer:
     ``def``/``class`` or Python import line outside a fence) has no answer, whatever its
     docstrings say; an answer that says there is none (``A: None``, ``N/A``) is none.
 
+    Parameters
+    ----------
+    text : the response.
+    last_number : fall back on the last number (rule 8); ``False`` for text whose
+        numbers are not answers (a reference solution's working).
+
+    Returns
+    -------
+    FinalAnswer : the answer as written (``None`` when there is none), which rule found
+        it, and why there is none.
+
     Examples
     --------
     >>> extract_answer("She makes 9 * 2 = $<<9*2=18>>18 a day.\\n#### 18")

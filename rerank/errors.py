@@ -7,12 +7,15 @@
     ├── OutputError             an output cannot be written, e.g. the disk is full (names it)
     ├── ConfigError             an option, judge spec or strategy name is not usable
     │   ├── CacheError          the verdict cache file cannot be used (names the file)
+    │   ├── ModelUnavailable    a local judge model is not installed or fails its digest
     │   └── SkillError          a skill package is invalid (every problem: file and field)
-    ├── SandboxError            the code sandbox itself failed (rerank.sandbox.runner)
+    ├── SandboxError            the code sandbox itself failed (rerank.sandbox)
     │   └── SandboxUnavailable  this machine cannot bound untrusted code: nothing is run
     └── JudgeError              a judge could not produce a verdict at all
-        └── EndpointError       no LLM endpoint answered (names each one tried and why)
-            └── RequestRejectedError  an endpoint refused the request itself (4xx)
+        ├── EndpointError       no LLM endpoint answered (names each one tried and why)
+        │   └── RequestRejectedError  an endpoint refused the request itself (4xx)
+        └── MalformedResponse   an endpoint's 200 answer is no chat completion (the pool
+                                counts it as that endpoint's failure and moves on)
 
 The CLI turns every ``RerankError`` into a one-line message and a non-zero exit code. A
 judge's ``JudgeError`` fails only its item (``--resume`` retries it); any other exception
@@ -22,6 +25,8 @@ that escapes is a bug in rerank, and the CLI says so (``docs/formats.md``, exit 
 from __future__ import annotations
 
 import errno
+from collections.abc import Sequence
+from typing import Protocol
 
 __all__ = [
     "CacheError",
@@ -29,9 +34,14 @@ __all__ = [
     "EndpointError",
     "InputError",
     "JudgeError",
+    "MalformedResponse",
+    "ModelUnavailable",
     "OutputError",
     "RequestRejectedError",
     "RerankError",
+    "SandboxError",
+    "SandboxUnavailable",
+    "SkillError",
 ]
 
 
@@ -106,3 +116,42 @@ class RequestRejectedError(EndpointError):
     def __init__(self, message: str, *, status: int) -> None:
         self.status = status
         super().__init__(message)
+
+
+class MalformedResponse(JudgeError):
+    """A 200 answer that is not a usable chat completion (raised while reading it).
+
+    The endpoint pool classifies it as a failure of that endpoint and tries another, so it
+    reaches a caller only inside an :class:`EndpointError`'s message.
+    """
+
+
+class ModelUnavailable(ConfigError):
+    """A local judge model's files are not installed, or lack the expected SHA-256."""
+
+
+class SkillError(ConfigError):
+    """A skill package (or several) failed validation; ``problems`` lists every problem.
+
+    Each problem (a :class:`rerank.skills.problems.SkillProblem`) names its skill, file and
+    field, and prints as one line.
+    """
+
+    def __init__(self, problems: Sequence[_Problem]) -> None:
+        self.problems = tuple(problems)
+        skills = ", ".join(sorted({p.skill for p in self.problems}))
+        count = len(self.problems)
+        head = f"invalid skill {skills}: {count} problem{'s' if count != 1 else ''}"
+        super().__init__(head + "".join(f"\n  {p}" for p in self.problems))
+
+
+class _Problem(Protocol):
+    skill: str
+
+
+class SandboxError(RerankError):
+    """The sandbox itself failed (not the program in it): setup, or the supervisor died."""
+
+
+class SandboxUnavailable(SandboxError):
+    """This machine cannot bound a sandboxed program's processes, so nothing is run."""

@@ -59,6 +59,7 @@ class Evidence:
     notes: tuple[str, ...] = ()
 
     def count(self, status: str, *, hard: bool | None = None) -> int:
+        """How many checks have ``status`` (only hard or only soft ones, if ``hard`` says)."""
         return sum(
             1 for c in self.checks if c.status == status and (hard is None or c.hard == hard)
         )
@@ -75,8 +76,11 @@ class Evidence:
 class Verifier(Protocol):
     """Turns an item into evidence for each of its candidates.
 
-    ``verify`` sees the item as a judge does (``item.public()``: no labels) and returns one
-    :class:`Evidence` per candidate, in candidate order.
+    ``applies`` says whether the verifier has anything to check on the item; ``verify``
+    sees the item as a judge does (``item.public()``: no labels) and returns one
+    :class:`Evidence` per candidate, in candidate order. The built-in verifiers also say
+    which undeclared items are theirs (``claims_resources``, ``claims_content``), which
+    :mod:`rerank.verifiers.router` asks in order to name an item's kind.
     """
 
     name: str

@@ -170,7 +170,7 @@ def _win_chances(strengths: list[float | None]) -> list[float | None]:
 
 
 class GroupReward:
-    """A TRL reward function over groups of completions (see :func:`grpo_reward`).
+    """A TRL reward function over groups of completions (parameters: :func:`grpo_reward`).
 
     Call it as TRL does (``reward(prompts=..., completions=..., **columns)``), or await
     :meth:`acall`. ``last_rows`` holds the output row of each group of the last call
@@ -393,23 +393,28 @@ def grpo_reward(
 ) -> GroupReward:
     """A TRL reward function: ``reward(prompts, completions, **kwargs) -> list[float | None]``.
 
-    ``judge``: a spec (``"evidence"``, ``"llm:..."``), a judge object or a plain function
-    (:func:`rerank.judges.from_callable`). Options:
+    Parameters
+    ----------
+    judge : a spec (``"evidence"``, ``"llm:..."``), a judge object or a plain function
+        (:func:`rerank.judges.from_callable`).
+    mode : ``"rank"`` (default), ``"winner"``, ``"bradley_terry"`` or ``"verifier"``
+        (:data:`MODES`).
+    strategy : overrides the mode's default strategy (``rank``: any strategy with a full
+        ranking; ``winner``: any).
+    expose : the dataset columns the judge may read, as names (``("answer",)``;
+        ``answer``, ``solution`` and ``ground_truth`` become the ``reference``) or a
+        mapping ``{"column": "resource"}`` (resources: ``reference``, ``tests``,
+        ``entry_point``, ``inputs``, ``instruction_id_list``, ``kwargs``).
+    kind : the task kind of every prompt (default: detected per group).
+    num_generations : fixed group size (default: runs of equal prompts).
+    seed, concurrency, name : the strategy's seed, judge calls in flight, TRL's log name.
+    **options : :class:`~rerank.selector.StrategyConfig` fields (``both_orders``, ...).
 
-    - ``mode``: ``"rank"`` (default), ``"winner"``, ``"bradley_terry"`` or ``"verifier"``
-      (:data:`MODES`); ``strategy`` overrides the mode's default strategy (``rank``: any
-      strategy with a full ranking; ``winner``: any);
-    - ``expose``: the dataset columns the judge may read, as names (``("answer",)``;
-      ``answer``, ``solution`` and ``ground_truth`` become the ``reference``) or a mapping
-      ``{"column": "resource"}`` (resources: ``reference``, ``tests``, ``entry_point``,
-      ``inputs``, ``instruction_id_list``, ``kwargs``);
-    - ``kind``: the task kind of every prompt (default: detected per group);
-    - ``num_generations``: fixed group size (default: runs of equal prompts);
-    - ``seed``, ``concurrency`` (judge calls in flight), ``name`` (TRL's log name), and
-      :class:`~rerank.selector.StrategyConfig` fields (``both_orders``, ...).
-
-    Rewards lie in [0, 1]; ``None`` where the judge said nothing usable about a completion.
-    Call :meth:`GroupReward.close` when done (or use it as a context manager).
+    Returns
+    -------
+    GroupReward : rewards lie in [0, 1]; ``None`` where the judge said nothing usable
+        about a completion. Call :meth:`GroupReward.close` when done (or use it as a
+        context manager).
     """
     return GroupReward(judge, **options)
 

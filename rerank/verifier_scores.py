@@ -90,6 +90,18 @@ def task_of(
 ) -> tuple[str, str, dict[str, Any]]:
     """The task kind, prompt and visible resources of one verl row.
 
+    Parameters
+    ----------
+    data_source, ground_truth, extra_info : the row's fields, as for :func:`compute_score`.
+    kind : forces the task kind.
+
+    Returns
+    -------
+    tuple of (str, str, dict) : the kind, the prompt (``""`` when the row has none), and
+        the resources the verifier may see (``reference``, ``tests``, IFEval's ids).
+
+    Examples
+    --------
     >>> task_of("openai/gsm8k", "72", None)
     ('math', '', {'reference': '72'})
     >>> task_of("humaneval", None, {"tests": ["assert f(1) == 2"], "entry_point": "f"})[::2]
@@ -209,9 +221,33 @@ def compute_score(
 ) -> float | dict[str, float | int]:
     """verl's custom reward for one solution (see the module docstring).
 
-    ``kind`` forces the task kind; ``timeout`` / ``total_timeout`` are the code sandbox's
-    per-test and per-solution limits in seconds (defaults: the code verifier's).
+    Parameters
+    ----------
+    data_source : the row's dataset name (a math set's name means math).
+    solution_str : the policy's response.
+    ground_truth : the reference answer (math), the tests (code), or a dict carrying
+        either or IFEval's ids.
+    extra_info : the row's extra fields: ``kind``, ``prompt``, ``tests``,
+        ``entry_point``, ``instruction_id_list``, ``kwargs``.
+    details : return a dict of numbers (``score``, ``acc``, ``passed``, ``checks``)
+        instead of the score alone.
+    kind : forces the task kind (``math``, ``code``, ``instruction``).
+    partial_credit : score code and instructions by the share of checks passed, not
+        all-or-nothing.
+    timeout, total_timeout : the code sandbox's per-test and per-solution limits in
+        seconds (defaults: the code verifier's).
 
+    Returns
+    -------
+    float or dict : the score in [0, 1], or the dict with ``details``.
+
+    Raises
+    ------
+    ValueError : for a row that cannot be scored at all (code without tests, an
+        instruction row without ids, an unknown kind).
+
+    Examples
+    --------
     >>> compute_score("openai/gsm8k", "3 + 4 = 7 apples. #### 7", "7")
     1.0
     >>> compute_score("openai/gsm8k", "I think 8.", "7", details=True)

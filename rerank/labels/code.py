@@ -322,7 +322,20 @@ def compare_with_labels(
     *,
     limit: int | None = None,
 ) -> LabelRun:
-    """Label the candidates of the first ``limit`` rows (all by default) and compare."""
+    """Label the candidates of the first ``limit`` rows (all by default) and compare.
+
+    Parameters
+    ----------
+    problems_path : evalplus's problems (HumanEval+ or MBPP+, ``.jsonl.gz``).
+    candidates_path : a JETTS-format candidate file whose responses carry labels.
+    pool : the sandbox pool the canonical solutions and the candidates run in.
+    limit : label only the first this many rows.
+
+    Returns
+    -------
+    LabelRun : one comparison per candidate (the file's label against ours) and the
+        seconds each phase took.
+    """
     problems = load_problems(problems_path)
     rows = list(read_candidates(candidates_path))[:limit]
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """The sandbox's child side: a fresh ``python -I -S`` imports this and calls supervise().
 
-It is imported (by a one-line ``-c`` loader, see sandbox.py) rather than run as a script
+It is imported (by a one-line ``-c`` loader, see runner.py) rather than run as a script
 so that its cached bytecode is used. The interpreter that runs it becomes the
 *supervisor*. With namespaces, the supervisor enters them and forks an init (pid 1 of the
 new pid namespace), which builds the filesystem view and forks the *program* (pid 2);
@@ -85,8 +85,9 @@ def report(fd, line):
 class Libc:
     """The few libc calls we need, through ``_ctypes`` directly.
 
-    The ``ctypes`` package would do the same but costs ~4 ms per run to import (it
-    builds dozens of classes); every argument here is a C long, bytes or None.
+    The ``ctypes`` package would do the same but is slow to import on every run (it
+    builds dozens of classes; docs/sandbox.md, Overhead); every argument here is a C
+    long, bytes or None.
     """
 
     def __init__(self):

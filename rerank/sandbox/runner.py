@@ -33,7 +33,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from rerank.errors import RerankError
+from rerank.errors import SandboxError, SandboxUnavailable
 from rerank.sandbox import boot
 from rerank.sandbox.capture import Watched, watch
 from rerank.sandbox.isolation import (
@@ -68,7 +68,8 @@ __all__ = [
 
 # The child imports boot.py rather than running it as a script: an import reads the
 # cached bytecode (which importing it here makes sure exists) instead of compiling the
-# file on every run, ~10 ms saved. The loader removes its directory from sys.path again.
+# file on every run (docs/sandbox.md, Overhead). The loader removes its directory from
+# sys.path again.
 BOOT_DIR = str(Path(boot.__file__).parent)
 LOADER = (
     "import sys; sys.path.insert(0, sys.argv[1]); import boot; del sys.path[0];"
@@ -91,14 +92,6 @@ ENVIRONMENT = {
 MIN_PYTHON = (3, 9)
 
 
-class SandboxError(RerankError):
-    """The sandbox itself failed (not the program in it): setup, or the supervisor died."""
-
-
-class SandboxUnavailable(SandboxError):
-    """This machine cannot bound a sandboxed program's processes, so nothing is run."""
-
-
 @dataclass(frozen=True)
 class Limits:
     """Per-run limits; each is enforced by the kernel, not by the program's goodwill."""
@@ -116,9 +109,10 @@ class Limits:
 
 @dataclass(frozen=True)
 class RunResult:
-    status: str  # "ok" (exit 0) | "error" (non-zero) | "timeout" | "killed" (signal) | "halted"
+    """How one sandboxed run ended, and what it printed (each stream cut at ``output_bytes``)."""
 
-    status: str  # "ok" (exit 0) | "error" (non-zero exit) | "timeout" | "killed" (signal)
+    # "ok" (exit 0) | "error" (non-zero exit) | "timeout" | "killed" (signal) | "halted"
+    status: str
     returncode: int | None  # negative: the signal that killed it; None on timeout
     stdout: str
     stderr: str
@@ -255,21 +249,35 @@ def run_python(
 ) -> RunResult:
     """Run ``source`` as ``main.py`` in the sandbox and report how it ended.
 
-    ``files`` are written next to ``main.py`` first (relative paths, e.g. a harness
-    module). With ``idle_seconds``, the run is stopped (status ``timeout``, ``idle``
-    set) when stdout stays silent that long (``startup_seconds`` before its first output,
-    if given): a program that reports after each step is stopped as soon as one stalls.
-    ``on_stdout`` is called with each chunk of stdout as it arrives; when it returns True
-    the run is stopped at once (status ``halted``): the caller has what it needed.
-    ``isolation`` overrides the detected tier (tests use it to compare tiers).
-    ``python`` runs it on another interpreter (an execution environment's, see
-    docs/environments.md) instead of this one: its site-packages, not ours, are on the
-    program's ``sys.path``, and its bin directory is first on ``PATH``. With
-    ``writable_tmp`` the program's private ``/tmp`` (namespaces only) is writable, as
-    big as its scratch space, instead of read-only; either way it goes with the run.
-    Raises :class:`SandboxUnavailable` where processes cannot be bounded, and
-    :class:`SandboxError` if the sandbox fails to set up; a program that fails in any
-    way is a result, never an exception.
+    Parameters
+    ----------
+    source : the program, written to ``main.py`` in a fresh working directory.
+    stdin : the program's standard input (default: none, ``/dev/null``).
+    limits : the run's limits; an unset ``memory_mb`` becomes one run's share of the
+        host's memory (:func:`default_memory_mb`).
+    files : written next to ``main.py`` first (relative paths, e.g. a harness module).
+    isolation : overrides the detected tier (tests use it to compare tiers).
+    idle_seconds : stop the run (status ``timeout``, ``idle`` set) when stdout stays
+        silent that long, so a program that reports after each step is stopped as soon
+        as one stalls.
+    startup_seconds : the silence allowed before the first output, if it differs.
+    python : run on another interpreter (an execution environment's, see
+        docs/environments.md): its site-packages, not ours, are on the program's
+        ``sys.path``, and its bin directory is first on ``PATH``.
+    on_stdout : called with each chunk of stdout as it arrives; when it returns True the
+        run is stopped at once (status ``halted``): the caller has what it needed.
+    writable_tmp : make the program's private ``/tmp`` (namespaces only) writable, as big
+        as its scratch space, instead of read-only; either way it goes with the run.
+
+    Returns
+    -------
+    RunResult : how the program ended; a program that fails in any way is a result,
+        never an exception.
+
+    Raises
+    ------
+    SandboxUnavailable : where processes cannot be bounded (nothing is run).
+    SandboxError : if the sandbox itself fails to set up.
     """
     iso = isolation if isolation is not None else _detected_isolation()
     if iso.process_limit == "none":
@@ -489,10 +497,16 @@ Job = str | tuple[str] | tuple[str, str | None] | tuple[str, str | None, Mapping
 class SandboxPool:
     """Runs many programs at once: each worker thread manages one sandboxed subprocess.
 
-    An unset ``limits.memory_mb`` becomes ``default_memory_mb(workers)`` when the pool
-    is made, so that all workers together stay within the host's memory. ``python``
-    runs every program on that interpreter (see :func:`run_python`); it is checked here.
-    ``writable_tmp`` gives every run a writable private ``/tmp`` (see :func:`run_python`).
+    Parameters
+    ----------
+    workers : how many programs run at once (default: one per core).
+    limits : every run's limits. An unset ``memory_mb`` becomes
+        ``default_memory_mb(workers)`` when the pool is made, so that all workers
+        together stay within the host's memory.
+    isolation : overrides the detected tier (see :func:`run_python`).
+    python : run every program on that interpreter (see :func:`run_python`); it is
+        checked here (:func:`check_python`).
+    writable_tmp : give every run a writable private ``/tmp`` (see :func:`run_python`).
 
     Examples
     --------
@@ -533,8 +547,12 @@ class SandboxPool:
     ) -> Future[RunResult]:
         """Queue one run; the future's result is its :class:`RunResult`.
 
-        ``wall_seconds`` lowers the pool's wall clock for this run (never raises it);
-        ``idle_seconds``, ``startup_seconds`` and ``on_stdout`` are :func:`run_python`'s.
+        Parameters
+        ----------
+        source, stdin, files : the program, its input and the files beside it, as for
+            :func:`run_python`.
+        wall_seconds : lowers the pool's wall clock for this run (never raises it).
+        idle_seconds, startup_seconds, on_stdout : as for :func:`run_python`.
         """
         limits = self.limits
         if wall_seconds is not None and wall_seconds < limits.wall_seconds:

@@ -8,11 +8,10 @@ author needs to find it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rerank.errors import ConfigError
+from rerank.errors import SkillError
 
 __all__ = ["ProblemLog", "SkillError", "SkillProblem", "display_path"]
 
@@ -43,17 +42,6 @@ class SkillProblem:
         return (
             f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
         )
-
-
-class SkillError(ConfigError):
-    """A skill package (or several) failed validation; ``problems`` lists every problem."""
-
-    def __init__(self, problems: Sequence[SkillProblem]) -> None:
-        self.problems = tuple(problems)
-        skills = ", ".join(sorted({p.skill for p in self.problems}))
-        count = len(self.problems)
-        head = f"invalid skill {skills}: {count} problem{'s' if count != 1 else ''}"
-        super().__init__(head + "".join(f"\n  {p}" for p in self.problems))
 
 
 @dataclass

@@ -1,65 +1,77 @@
-"""What kind of task an item is, when the item does not say.
+"""Which verifier an item goes to: its declared kind, else the first verifier that claims it.
 
-The item's own ``task.kind`` (or ``--task``) wins. Otherwise the visible resources decide
-(instruction ids mean instruction following; tests or an entry point mean code), then the
-content: a function signature in the prompt or in most candidates means code, instruction
-phrases mean instruction following, a question with numbers (digits or number words)
-answered with final answers means math. Anything else is ``general``: no verifier
-applies, and the evidence judge says so.
+The item's own ``task.kind`` (or ``--task``) wins. Otherwise the verifiers are asked in
+two rounds, each in a fixed order, and the first to claim the item names its kind:
+
+1. by visible resources (:data:`BY_RESOURCES`): instruction ids mean instruction
+   following, whatever else the item carries (an IFEval row); tests, an entry point or
+   inputs mean code;
+2. by content (:data:`BY_CONTENT`): a function signature or doctest examples in the
+   prompt, or a function in most candidates, mean code; instructions the extractor reads
+   in the prompt mean instruction following; a question with numbers answered with final
+   answers means math. Code comes first because a code prompt's prose often reads as a
+   constraint ("return the words in lowercase").
+
+Anything else is ``general``: no verifier applies, and the evidence judge says so. Each
+rule is defined once, by its verifier (``claims_resources`` and ``claims_content``);
+this module only orders them.
+
+Examples
+--------
+>>> from rerank.items import Item
+>>> detect_kind(Item.from_texts("Tom has 3 apples and buys 4. How many?", ["#### 7"]))
+'math'
+>>> detect_kind(Item.from_texts("Why is the sky blue?", ["Rayleigh scattering."]))
+'general'
 """
 
 from __future__ import annotations
 
-import re
+from typing import Protocol
 
-from rerank.answers import answer_key
 from rerank.items import Item
+from rerank.verifiers.code.verifier import CodeVerifier
+from rerank.verifiers.instructions.verifier import InstructionVerifier
+from rerank.verifiers.math.verifier import MathVerifier
 
-__all__ = ["detect_kind"]
-
-_SIGNATURE = re.compile(r"^\s*(?:async\s+)?def\s+\w+\s*\(", re.M)
-_NUMBER = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-    r"forty|fifty|hundred|thousand|million|half|twice|double|triple|dozen)\b",
-    re.I,
-)
+__all__ = ["BY_CONTENT", "BY_RESOURCES", "Claimant", "detect_kind"]
 
 
-def _looks_like_code(item: Item) -> bool:
-    if _SIGNATURE.search(item.prompt):
-        return True
-    # Fenced or bare: most candidates define a function (MBPP-style prompts name none).
-    defining = sum(bool(_SIGNATURE.search(c.text)) for c in item.candidates)
-    return defining * 2 > item.n
+class Claimant(Protocol):
+    """What the router asks of a verifier (its class will do: both rules are static)."""
+
+    name: str
+
+    def claims_resources(self, item: Item) -> bool: ...
+
+    def claims_content(self, item: Item) -> bool: ...
 
 
-def _looks_like_math(item: Item) -> bool:
-    if not _NUMBER.search(item.prompt):
-        return False
-    answered = sum(answer_key(c.text) is not None for c in item.candidates)
-    return answered * 2 > item.n
-
-
-def _has_instructions(item: Item) -> bool:
-    from rerank.verifiers.instructions.verifier import extract_instructions
-
-    ids, _ = extract_instructions(item.prompt)
-    return bool(ids)
+#: Who claims an undeclared item by its visible resources, in the order asked.
+BY_RESOURCES: tuple[Claimant, ...] = (InstructionVerifier, CodeVerifier)
+#: Who claims it by its content, in the order asked, when no resource decided.
+BY_CONTENT: tuple[Claimant, ...] = (CodeVerifier, InstructionVerifier, MathVerifier)
 
 
 def detect_kind(item: Item) -> str:
-    """The task kind of ``item``: declared, else from resources, else from content."""
+    """The task kind of ``item``: declared, else from its resources, else from its content.
+
+    Parameters
+    ----------
+    item : the item; only its declared kind, visible resources, prompt and candidate texts
+        are read.
+
+    Returns
+    -------
+    str : ``"code"``, ``"instruction"``, ``"math"``, the declared kind, or ``"general"``
+        when no verifier claims the item.
+    """
     if item.task.kind:
         return item.task.kind
-    resources = item.task.resources
-    if resources.get("instruction_id_list"):
-        return "instruction"
-    if resources.get("tests") or resources.get("entry_point") or resources.get("inputs"):
-        return "code"
-    if _looks_like_code(item):
-        return "code"
-    if _has_instructions(item):
-        return "instruction"
-    if _looks_like_math(item):
-        return "math"
+    for verifier in BY_RESOURCES:
+        if verifier.claims_resources(item):
+            return verifier.name
+    for verifier in BY_CONTENT:
+        if verifier.claims_content(item):
+            return verifier.name
     return "general"

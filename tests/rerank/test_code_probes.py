@@ -1,4 +1,4 @@
-"""Mutated behaviour probes: the mutator (code_probes) and what they do to signatures."""
+"""Mutated behaviour probes: the mutator (code/probes.py) and what they do to signatures."""
 
 from __future__ import annotations
 

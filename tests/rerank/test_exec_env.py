@@ -233,7 +233,7 @@ def test_requirement_parsing_and_pip_messages():
 def test_bigcodebench_labels_run_the_suite_as_bigcodebench_does():
     """A suite passes, fails, fails to load, or runs out of time; the prompt's imports
     come first (calibrated), and /tmp is writable when the pool allows it."""
-    from rerank.verifiers.code.bigcodebench import LABEL_LIMITS, Task, label_many
+    from rerank.labels.bigcodebench import LABEL_LIMITS, Task, label_many
 
     if isolation().process_limit == "none":
         pytest.skip("this machine cannot bound sandboxed processes")

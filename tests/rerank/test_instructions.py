@@ -13,12 +13,9 @@ from pathlib import Path
 import pytest
 
 from rerank.items import Item
-from rerank.verifiers.instructions.verifier import (
-    InstructionVerifier,
-    check_instruction,
-    extract_instructions,
-    instruction_ids,
-)
+from rerank.verifiers.instructions.checkers import check_instruction, instruction_ids
+from rerank.verifiers.instructions.extraction import extract_instructions
+from rerank.verifiers.instructions.verifier import InstructionVerifier
 
 # ---- checkers -----------------------------------------------------------------------------
 
@@ -466,7 +463,7 @@ OFFLINE_PROBE = textwrap.dedent("""
     else:
         raise AssertionError("an nltk_data with punkt_tab is reachable: the probe proves nothing")
 
-    from rerank.verifiers.instructions.verifier import check_instruction
+    from rerank.verifiers.instructions.checkers import check_instruction
 
     fewer_than_3 = {"num_sentences": 3, "relation": "less than"}
     # Punkt knows "Dr." is no sentence end: two sentences, where a naive split sees three.

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from rerank.items import Item
+from rerank.verifiers.code import CodeVerifier
+from rerank.verifiers.instructions import InstructionVerifier
+from rerank.verifiers.math import MathVerifier
 from rerank.verifiers.router import detect_kind
 
 
@@ -59,3 +62,44 @@ def _item(prompt, texts, kind=None, resources=None):
 def test_detect_kind(prompt, texts, kind, resources, expected):
     """The declared kind wins, then resources, then code, instruction and math content."""
     assert detect_kind(_item(prompt, texts, kind, resources)) == expected
+
+
+def test_doctest_examples_mean_code():
+    """A prompt with doctest examples is code even when no candidate defines a function.
+
+    The router once lacked the code verifier's ``>>> `` rule and sent such items to math.
+    """
+    prompt = "Complete the function.\n>>> double(2)\n4\n>>> double(5)\n10"
+    item = _item(prompt, ["lambda x: 2 * x", "The answer is 10"])
+    assert MathVerifier.claims_content(item)  # math would claim it next
+    assert detect_kind(item) == "code"
+
+
+def test_instruction_ids_outrank_code_resources():
+    """An item carrying instruction ids is an instruction item, even with tests."""
+    resources = {"instruction_id_list": ["x:y"], "tests": ["assert f() == 1"]}
+    assert detect_kind(_item("Do it.", ["a"], resources=resources)) == "instruction"
+
+
+def test_code_content_outranks_instruction_content():
+    """A function signature beats a constraint the extractor reads in the same prompt."""
+    item = _item("def shout(s):\n    '''Answer in all lowercase letters.'''\n", ["s.lower()"])
+    assert InstructionVerifier.claims_content(item)
+    assert detect_kind(item) == "code"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "texts"),
+    [
+        ("def add(a, b):\n    '''Add.'''\n", ["return a + b"]),
+        ("Write f.\n>>> f(1)\n2", ["lambda x: x + 1"]),
+        ("Reverse a list.", ["def f(xs):\n    return xs[::-1]", "def g(xs): ..."]),
+        ("Write a story about a cat in all lowercase letters.", ["a cat"]),
+        ("Tom has 3 apples and buys 4. How many?", ["3 + 4 = 7\n#### 7", "#### 8"]),
+    ],
+)
+def test_the_routed_verifier_applies(prompt, texts):
+    """Whichever verifier the router picks for an undeclared item agrees that it applies."""
+    verifiers = {v.name: v for v in (CodeVerifier(), InstructionVerifier(), MathVerifier())}
+    item = _item(prompt, texts)
+    assert verifiers[detect_kind(item)].applies(item)

@@ -1,6 +1,6 @@
 """The program that finishes checks the parent cannot finish alone, with no candidate in it.
 
-Sent to the sandbox like :mod:`code_worker` (with :mod:`code_values` beside it), but it
+Sent to the sandbox like ``worker.py`` (with ``values.py`` beside it as ``code_values``), but it
 never loads a candidate's program: it evaluates the rest of a test expression (say
 ``math.isclose(_v0, 12.57, rel_tol=0.01)`` or ``set(_v0) == {1, 2}``) over values that
 candidates returned, decoded into exact builtin types. So the comparison runs in a

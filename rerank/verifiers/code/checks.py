@@ -29,6 +29,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from rerank.text import clip
 from rerank.verifiers import pyast
 from rerank.verifiers.code.runner import OpResult, StepResult
 from rerank.verifiers.code.values import Digest, Opaque, equal, same_output, short, text_matches
@@ -209,7 +210,21 @@ def _chain(expr: ast.expr, path: Path, *, top: bool) -> tuple[Path, ...]:
 def plan_test(
     source: str, want: str | None, setup: tuple[str, ...], theirs: frozenset[str]
 ) -> TestPlan:
-    """Split one visible test into the worker's operations and the claims to decide."""
+    """Split one visible test into the worker's operations and the claims to decide.
+
+    Parameters
+    ----------
+    source : the test's code (an ``assert``, an example call, statements).
+    want : the example's expected output as written, or ``None`` for an ``assert``.
+    setup : statements the test runs first (a doctest's earlier lines).
+    theirs : the names the candidate's program defines: a call of one of them is a root,
+        computed in the candidate's process; the rest of the expression is decided here
+        or by the checker.
+
+    Returns
+    -------
+    TestPlan : the worker's operations and the claims on their values.
+    """
     names = set(theirs)
     ops: list[dict[str, Any]] = []
     for statement in setup:
@@ -323,6 +338,12 @@ def resolve(
     A step that did not finish is the test's result (error, timeout, unknown). Otherwise
     each claim is decided here when it is a truth test or an ``==`` with a literal, and
     otherwise appended to ``requests`` for the checker; :func:`finish` completes those.
+
+    Parameters
+    ----------
+    plan : the test's plan (:func:`plan_test`).
+    step : what the candidate's process gave for the test's operations.
+    requests : the item's checker requests, appended to.
     """
     if step.status == "raise":
         return "error", step.detail
@@ -370,7 +391,7 @@ def _decide_here(
                 if value is None and printed
                 else (f"returned {short(value)}")
             )
-            return "fail", f"{_clip(source, 60)} {shown}, expected {_clip(claim.want)}"
+            return "fail", _expected(source, shown, claim.want)
         return _truth(value, source, root)
     if (
         isinstance(expr, ast.Compare)
@@ -387,7 +408,7 @@ def _decide_here(
                 value = values[mine.id]
                 if equal(value, expected):
                     return "pass", ""
-                call = _clip(_root_source(claim, mine.id), 60)
+                call = clip(_root_source(claim, mine.id), 60, squash=True)
                 return "fail", f"{call} returned {short(value)}, expected {short(expected)}"
     return None
 
@@ -400,14 +421,25 @@ def _root_source(claim: Claim, name: str) -> str:
 def _truth(value: Any, source: str, root: str) -> tuple[str, str]:
     if isinstance(value, Opaque | Digest):
         kind = value.type if isinstance(value, Opaque) else "too big"
-        return "error", f"{_clip(root, 60)} returned a {kind} value, which cannot be judged"
+        return (
+            "error",
+            f"{clip(root, 60, squash=True)} returned a {kind} value, which cannot be judged",
+        )
     try:
         truth = bool(value)
     except Exception:  # pragma: no cover - plain values always have a truth value
         truth = False
     if truth:
         return "pass", ""
-    return "fail", f"assertion failed: {_clip(source)} ({_clip(root, 60)} returned {short(value)})"
+    call = clip(root, 60, squash=True)
+    return (
+        "fail",
+        f"assertion failed: {clip(source, 80, squash=True)} ({call} returned {short(value)})",
+    )
+
+
+def _expected(source: str, shown: str, want: str) -> str:
+    return f"{clip(source, 60, squash=True)} {shown}, expected {clip(want, 80, squash=True)}"
 
 
 def finish(
@@ -424,17 +456,17 @@ def finish(
         if answer is None:
             results.append(("unknown", "the check could not be made (the checker failed)"))
         elif "timeout" in answer:
-            results.append(("timeout", f"checking {_clip(source)} timed out"))
+            results.append(("timeout", f"checking {clip(source, 80, squash=True)} timed out"))
         elif "raise" in answer:
-            results.append(("error", f"{_clip(source, 60)}: {answer.get('d', answer['raise'])}"))
+            results.append(
+                ("error", f"{clip(source, 60, squash=True)}: {answer.get('d', answer['raise'])}")
+            )
         elif claim.want is not None:
             if compare_want(answer["value"], answer.get("out", ""), claim.want):
                 results.append(("pass", ""))
             else:
-                shown = short(answer["value"])
-                results.append(
-                    ("fail", f"{_clip(source, 60)} gave {shown}, expected {_clip(claim.want)}")
-                )
+                shown = "gave " + short(answer["value"])
+                results.append(("fail", _expected(source, shown, claim.want)))
         else:
             results.append(_truth(answer["value"], source, source))
     return _combine(results)
@@ -446,8 +478,3 @@ def _combine(results: list[tuple[str, str]]) -> tuple[str, str]:
             if got == status:
                 return got, detail
     return "pass", ""
-
-
-def _clip(text: str, width: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"

@@ -271,7 +271,17 @@ def prompt_context(prompt: str, entry_point: str | None, code: str) -> tuple[str
     HumanEval candidates often restate only the function and rely on the prompt's
     ``from typing import List`` or on a helper the prompt defines (``poly``,
     ``encode_cyclic``); a person running the answer would run it under the prompt.
-    Returns the prefix and the names it supplies (empty when nothing is needed).
+
+    Parameters
+    ----------
+    prompt : the item's prompt.
+    entry_point : the function the task asks for (the candidate's own is kept).
+    code : the candidate's program.
+
+    Returns
+    -------
+    tuple of (str, list of str) : the prefix to run before ``code`` and the names it
+        supplies; ``("", [])`` when nothing is needed.
     """
     tree = prompt_code(prompt)
     candidate = _parse(code)
@@ -323,8 +333,20 @@ def extract_program(
     In order: python (or unlabelled) fenced blocks, joined when there are several (a
     helper in one, the function in another; a usage block is removed by the sanitizer);
     the whole response when it parses; a continuation of the prompt's function (the
-    response is an indented body); the longest span that parses. The program must define
-    ``entry_point`` when one is known, and some function or class otherwise.
+    response is an indented body); the longest span that parses.
+
+    Parameters
+    ----------
+    text : the candidate's response.
+    prompt : the item's prompt (a continuation finishes the function it ends with).
+    entry_point : the function the program must define; without one, some function or
+        class will do.
+
+    Returns
+    -------
+    Program or str : the program (as written, how it was found, and sanitized when that
+        changes it); or why no program was found (``"no code found"``, ``"the code does
+        not define f()"``).
     """
     stub = _entry_stub(prompt, entry_point)
     attempts: list[tuple[str, str]] = []

@@ -74,8 +74,17 @@ def mutated_inputs(
     """Up to ``count`` new argument tuples, each a mutation of one of ``examples``.
 
     The examples are taken in turn (so each seeds about as many inputs as the others);
-    each new input changes one argument, a third of them two. Deterministic for the same
-    examples, count and seed.
+    each new input changes one argument, a third of them two.
+
+    Parameters
+    ----------
+    examples : argument tuples the prompt vouches for.
+    count : how many new inputs to make at most.
+    seed : fixes the mutations: the same examples, count and seed give the same inputs.
+
+    Returns
+    -------
+    list of tuple : new inputs, none equal to an example or to each other.
     """
     unique: dict[str, tuple[Any, ...]] = {}
     for example in examples:

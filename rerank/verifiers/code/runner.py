@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from rerank.sandbox.runner import SandboxUnavailable
 from rerank.verifiers.code import values as code_values
 from rerank.verifiers.code.values import Opaque
 
@@ -47,7 +48,7 @@ __all__ = [
 _HERE = Path(__file__).parent
 #: The worker program, sent as source to every sandboxed run of a candidate.
 WORKER_SOURCE: str = (_HERE / "worker.py").read_text(encoding="utf-8")
-#: The checker program (no candidate in it), see :mod:`code_checker`.
+#: The checker program (no candidate in it), see :mod:`~rerank.verifiers.code.checker`.
 CHECKER_SOURCE: str = (_HERE / "checker.py").read_text(encoding="utf-8")
 #: Files written beside either program: the value codec.
 SUPPORT_FILES: dict[str, str] = {
@@ -141,15 +142,27 @@ def run_specs(
 ) -> list[WorkerOutcome]:
     """Run every spec (concurrently through ``pool``) and return one outcome per spec.
 
-    A spec holds ``program`` (and optionally ``fallback``), ``entry_point``, ``steps``,
-    ``timeout`` (per step), ``load_timeout``, and ``budget``: the seconds all its steps
-    may take in all, across restarts. ``max_restarts`` bounds the resumptions after a
-    step ended its process; ``sandbox_retries`` the reruns after the sandbox itself
-    failed (a :class:`~rerank.sandbox.runner.SandboxError`: not the candidate's
-    doing, so it costs the candidate nothing). A sandbox that cannot run anything here
-    (``SandboxUnavailable``) raises. ``stop(i, k, step)`` is asked about each step as its
-    line arrives; when it says True, spec ``i``'s process is stopped there and its later
-    steps stay ``unknown`` (a label run stops at the first failure, decided here).
+    Parameters
+    ----------
+    pool : the sandbox pool (anything with ``submit``).
+    specs : one per candidate: ``program`` (and optionally ``fallback``),
+        ``entry_point``, ``steps``, ``timeout`` (per step), ``load_timeout``, and
+        ``budget``: the seconds all its steps may take in all, across restarts.
+    max_restarts : bounds the resumptions after a step ended its process.
+    sandbox_retries : bounds the reruns after the sandbox itself failed (a
+        :class:`~rerank.sandbox.runner.SandboxError`: not the candidate's doing, so it
+        costs the candidate nothing).
+    stop : ``stop(i, k, step)`` is asked about each step as its line arrives; when it
+        says True, spec ``i``'s process is stopped there and its later steps stay
+        ``unknown`` (a label run stops at the first failure, decided here).
+
+    Returns
+    -------
+    list of WorkerOutcome : in the order of ``specs``.
+
+    Raises
+    ------
+    SandboxUnavailable : when the sandbox cannot run anything on this machine.
     """
     outcomes = [
         WorkerOutcome(steps=[StepResult() for _ in spec.get("steps", ())]) for spec in specs
@@ -180,9 +193,9 @@ def run_specs(
         for i, start, future in running:
             try:
                 result = future.result()
+            except SandboxUnavailable:
+                raise
             except Exception as exc:
-                if type(exc).__name__ == "SandboxUnavailable":
-                    raise
                 failures[i] += 1
                 if failures[i] <= sandbox_retries:
                     pending.append((i, start))

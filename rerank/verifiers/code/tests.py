@@ -81,9 +81,16 @@ class Probe:
 def entry_point_of(prompt: str, resources: dict[str, Any] | None = None) -> str | None:
     """The function a code task asks for: the visible resource, else read from the prompt.
 
-    From the prompt: the last function left for the response to write (a signature with
-    only a docstring), else the last function defined, else the function the prompt's
-    ``assert`` lines call.
+    Parameters
+    ----------
+    prompt : the item's prompt.
+    resources : the item's visible resources; an ``entry_point`` there wins.
+
+    Returns
+    -------
+    str or None : from the prompt, the last function left for the response to write (a
+        signature with only a docstring), else the last function defined, else the
+        function the prompt's ``assert`` lines call; ``None`` when there is none.
     """
     given = (resources or {}).get("entry_point")
     if isinstance(given, str) and given.isidentifier():
@@ -108,7 +115,14 @@ def entry_point_of(prompt: str, resources: dict[str, Any] | None = None) -> str 
 def visible_tests(
     prompt: str, resources: dict[str, Any] | None = None, entry_point: str | None = None
 ) -> list[VisibleTest]:
-    """All visible tests: the prompt's examples, then the user's tests."""
+    """All visible tests: the prompt's examples, then the user's tests.
+
+    Parameters
+    ----------
+    prompt : the item's prompt, whose examples become ``example:<k>``.
+    resources : the item's visible resources, whose ``tests`` become ``test:<k>``.
+    entry_point : the function the examples call (default: :func:`entry_point_of`).
+    """
     entry_point = entry_point or entry_point_of(prompt, resources)
     return prompt_examples(prompt, entry_point) + user_tests(resources)
 
@@ -309,12 +323,18 @@ def probes(
 ) -> list[Probe]:
     """The inputs all candidates run on for behaviour clustering, deduplicated, in order.
 
-    Calls of ``entry_point`` with literal arguments in the visible tests, then
-    ``resources["inputs"]``: each a list or tuple of arguments, a string of argument source
-    (``"[1, 2], 3"``), or a whole call (``"f([1, 2], 3)"``); anything else is one argument.
-    Then up to ``mutations`` new inputs mutated from the positional arguments of those
-    (:func:`~rerank.verifiers.code.probes.mutated_inputs`), seeded by the entry point and
-    the inputs themselves, so the same item gets the same probes in every run.
+    Parameters
+    ----------
+    tests : the visible tests; their calls of ``entry_point`` with literal arguments
+        come first.
+    resources : the item's visible resources; then come its ``inputs``, each a list or
+        tuple of arguments, a string of argument source (``"[1, 2], 3"``), or a whole
+        call (``"f([1, 2], 3)"``); anything else is one argument.
+    entry_point : the function called (no entry point: no probes).
+    mutations : then up to this many new inputs mutated from the positional arguments of
+        those (:func:`~rerank.verifiers.code.probes.mutated_inputs`), seeded by the
+        entry point and the inputs themselves, so the same item gets the same probes in
+        every run.
     """
     if not entry_point:
         return []

@@ -29,12 +29,14 @@ import hashlib
 import json
 import re
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rerank.evidence import Check, Evidence
 from rerank.items import Item
+from rerank.memo import LRU
+from rerank.sandbox.runner import Limits, SandboxPool, SandboxUnavailable
+from rerank.text import clip
 from rerank.verifiers.code import values as code_values
 from rerank.verifiers.code.checks import (
     CheckRequest,
@@ -64,14 +66,14 @@ from rerank.verifiers.code.tests import (
     visible_tests,
 )
 
-if TYPE_CHECKING:
-    from rerank.sandbox.runner import Limits
-
 __all__ = ["CodeVerifier"]
 
 #: Bump when the evidence for the same input would change (cache keys include it).
 _VERSION = "2"
+#: A function definition: a signature in a prompt, a program in a response.
 _SIGNATURE = re.compile(r"^\s*(?:async\s+)?def\s+\w+\s*\(", re.M)
+#: The resources only code has: visible tests, the function to call, inputs to call it on.
+_RESOURCES = ("tests", "entry_point", "inputs")
 
 
 @dataclass(frozen=True)
@@ -86,19 +88,28 @@ class _Task:
 class CodeVerifier:
     """Evidence for code candidates from running them on the item's visible tests.
 
-    ``timeout`` is each test's (and probe's) own time limit in seconds, and
-    ``total_timeout`` the budget of all of a candidate's tests and probes together: a
-    test that overruns its limit has its process stopped at once, and the rest resume
-    in a new one while the budget lasts. ``limits`` are the sandbox's per-process
-    limits; ``workers`` how many candidates run at once (the
-    sandbox's default: one per core). ``pool`` replaces the sandbox pool (anything with
-    ``submit(source, stdin=..., files=...)``), for tests and for sharing one pool.
-    ``mutations`` is how many behaviour probes to add per item by mutating the visible
-    example inputs (:mod:`~rerank.verifiers.code.probes`; 0, the default: the item's own
-    inputs only; the evidence judge asks for ``code_probes.MUTATIONS``); they run after
-    the tests, within the same per-test limit and total budget. ``python`` is the
-    interpreter candidates run on (an execution environment's, docs/environments.md;
-    default: rerank's own).
+    A test that overruns its limit has its process stopped at once, and the rest resume
+    in a new one while the candidate's budget lasts.
+
+    Parameters
+    ----------
+    timeout : each test's (and probe's) own time limit, in seconds.
+    load_timeout : seconds to load a candidate's program (its imports and definitions).
+    total_timeout : the budget of all of a candidate's tests and probes together, in
+        seconds, across restarts.
+    limits : the sandbox's per-process limits (default: :class:`~rerank.sandbox.Limits`).
+    workers : how many candidates run at once (default: the sandbox's, one per core).
+    pool : replaces the sandbox pool: anything with ``submit(source, stdin=...,
+        files=...)``, for tests and for sharing one pool.
+    cache_size : how many candidates' evidence to keep (least recently used first out).
+    max_restarts : how many times a candidate's process may be restarted after it died
+        or was stopped before its last step.
+    mutations : behaviour probes to add per item by mutating the visible example inputs
+        (:mod:`~rerank.verifiers.code.probes`; 0: the item's own inputs only; the
+        evidence judge asks for ``probes.MUTATIONS``). They run after the tests, within
+        the same per-test limit and total budget.
+    python : the interpreter candidates run on (an execution environment's,
+        docs/environments.md; default: rerank's own).
     """
 
     name = "code"
@@ -128,44 +139,60 @@ class CodeVerifier:
         self.python = python
         self._pool = pool
         self._owned_pool: Any = None
-        self._cache: OrderedDict[str, Evidence] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: LRU[str, Evidence] = LRU(cache_size)
+        self._lock = threading.Lock()  # guards the pool
 
     # --- the Verifier protocol ------------------------------------------------------------
 
-    def applies(self, item: Item) -> bool:
-        """A declared code task, or (undeclared) code in the prompt or the candidates."""
-        if item.task.kind is not None:
-            return item.task.kind == "code"
+    @staticmethod
+    def claims_resources(item: Item) -> bool:
+        """Whether the item carries code's resources: visible tests, an entry point or inputs."""
         resources = item.task.resources
-        if resources.get("tests") or resources.get("entry_point") or resources.get("inputs"):
-            return True
+        return any(resources.get(name) for name in _RESOURCES)
+
+    @staticmethod
+    def claims_content(item: Item) -> bool:
+        """Whether the item reads as code: a function signature or doctest examples
+        (``>>> ``) in the prompt, or a function defined in most candidates (MBPP-style
+        prompts name none)."""
         if _SIGNATURE.search(item.prompt) or ">>> " in item.prompt:
             return True
-        coded = sum(bool(_SIGNATURE.search(c.text)) for c in item.candidates)
-        return coded * 2 > item.n
+        defining = sum(bool(_SIGNATURE.search(c.text)) for c in item.candidates)
+        return defining * 2 > item.n
+
+    def applies(self, item: Item) -> bool:
+        """A declared code task, or (undeclared) one whose resources or content are code's."""
+        if item.task.kind is not None:
+            return item.task.kind == "code"
+        return self.claims_resources(item) or self.claims_content(item)
 
     def verify(self, item: Item) -> list[Evidence]:
-        """One evidence per candidate, in order; each distinct candidate runs at most once."""
+        """One evidence per candidate, in order; each distinct candidate runs at most once.
+
+        Parameters
+        ----------
+        item : the item as a judge sees it; only its prompt, visible resources and
+            candidate texts are read.
+
+        Returns
+        -------
+        list of Evidence, one per candidate: the ``extract`` check, one check per visible
+        test, and the behaviour signature (``None`` without probes or when a probe never ran).
+        """
         keys = [self._key(item, c.text) for c in item.candidates]
         results: dict[str, Evidence] = {}
-        with self._lock:
-            for key in keys:
-                if key in self._cache:
-                    self._cache.move_to_end(key)
-                    results[key] = self._cache[key]
+        for key in keys:
+            found = self._cache.get(key)
+            if found is not None:
+                results[key] = found
         todo: dict[str, str] = {}
         for key, candidate in zip(keys, item.candidates, strict=True):
             if key not in results:
                 todo.setdefault(key, candidate.text)
         if todo:
             results.update(self._compute(item.prompt, self._task(item), todo))
-        with self._lock:
-            for key in todo:
-                self._cache[key] = results[key]
-                self._cache.move_to_end(key)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+        for key in todo:
+            self._cache.put(key, results[key])
         return [results[key] for key in keys]
 
     # --- pool -----------------------------------------------------------------------------
@@ -175,8 +202,6 @@ class CodeVerifier:
         """The sandbox pool, started on first use."""
         with self._lock:
             if self._pool is None:
-                from rerank.sandbox.runner import Limits, SandboxPool
-
                 limits = self.limits or Limits()
                 self._owned_pool = SandboxPool(
                     workers=self.workers, limits=limits, python=self.python
@@ -298,9 +323,9 @@ class CodeVerifier:
                     files=SUPPORT_FILES,
                     idle_seconds=self.timeout + IDLE_GRACE,
                 ).result()
-            except Exception as exc:
-                if type(exc).__name__ == "SandboxUnavailable":
-                    raise
+            except SandboxUnavailable:
+                raise
+            except Exception:
                 continue
             seen = set()
             for record in read_lines(result.stdout):
@@ -436,7 +461,7 @@ def _evidence(
             if outcome.load != "ok":
                 status, detail = "error", outcome.load
             elif status in ("error", "timeout") and detail:
-                detail = f"{_clip(test.source)}: {detail}"
+                detail = f"{clip(test.source, 60, squash=True)}: {detail}"
             checks.append(Check(test.id, status, hard=True, detail=detail))
         texts = [
             _probe_text(outcome.steps[s], op, probe.mutated)
@@ -459,8 +484,3 @@ def _evidence(
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
-
-
-def _clip(text: str, width: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"

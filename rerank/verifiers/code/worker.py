@@ -19,7 +19,7 @@ copy of the original stdout (the candidate's own stdout goes to /dev/null):
 
 A candidate can find that copy and write lines of its own. That gains it nothing it
 could not get by returning the values itself: what a value must be to pass a check is
-decided by rerank (or by the checker, :mod:`code_checker`), in a process the candidate
+decided by rerank (or by the checker, ``checker.py``), in a process the candidate
 cannot reach. Each step runs under a timer (``signal.setitimer``); a candidate that
 swallows the timer is killed from outside when its step's line is late (the runner's
 idle limit), and the rest resume in a new process.

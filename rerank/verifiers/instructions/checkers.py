@@ -32,11 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Outcome", "check_instruction", "instruction_ids"]
+__all__ = ["CheckResult", "check_instruction", "instruction_ids"]
 
 
 @dataclass(frozen=True)
-class Outcome:
+class CheckResult:
     """A checker's verdicts on one response; ``None`` (with a ``problem``) when not checked."""
 
     strict: bool | None
@@ -107,19 +107,32 @@ def _build(checker: Any, kwargs: dict[str, Any], prompt: str, seed: int) -> str:
 
 def check_instruction(
     instruction_id: str, kwargs: dict[str, Any] | None, response: str, prompt: str = ""
-) -> Outcome:
+) -> CheckResult:
     """Strict and loose verdicts of IFEval's checker for ``instruction_id`` on ``response``.
 
-    ``kwargs`` are IFEval's (``None`` values are dropped, as the Hugging Face copy of the
-    data pads every row with all keys). ``prompt`` matters only to checkers that read it.
+    Parameters
+    ----------
+    instruction_id : one of IFEval's ids (:func:`instruction_ids`).
+    kwargs : the instruction's arguments, as IFEval gives them (``None`` values are
+        dropped, as the Hugging Face copy of the data pads every row with all keys).
+    response : the text checked.
+    prompt : the prompt, read only by the checkers that need it.
 
+    Returns
+    -------
+    CheckResult : ``strict`` and ``loose``; both ``None``, with the ``problem``, when the
+        instruction cannot be checked (an unknown id, kwargs IFEval would fill at
+        random, a checker that raised).
+
+    Examples
+    --------
     >>> check_instruction("punctuation:no_comma", {}, "No commas here.")
-    Outcome(strict=True, loose=True, problem='')
+    CheckResult(strict=True, loose=True, problem='')
     """
     registry, loose_variants = _library()
     checker_class = registry.get(instruction_id)
     if checker_class is None:
-        return Outcome(None, None, f"unknown IFEval instruction id {instruction_id!r}")
+        return CheckResult(None, None, f"unknown IFEval instruction id {instruction_id!r}")
     args = {k: v for k, v in (kwargs or {}).items() if v is not None}
     checker = checker_class(instruction_id)
     try:
@@ -127,17 +140,17 @@ def check_instruction(
         # A second build under another seed differs only if the checker drew an argument
         # at random, i.e. one was missing or invalid: then there is nothing to check.
         if _build(checker_class(instruction_id), args, prompt, seed=1) != built:
-            return Outcome(
+            return CheckResult(
                 None,
                 None,
                 f"kwargs {json.dumps(args)} incomplete or invalid for "
                 f"{instruction_id}: IFEval would draw them at random",
             )
     except (TypeError, ValueError) as exc:
-        return Outcome(None, None, f"kwargs {json.dumps(args)} rejected: {exc}")
+        return CheckResult(None, None, f"kwargs {json.dumps(args)} rejected: {exc}")
     try:
         strict = bool(response.strip()) and bool(checker.check_following(response))
         loose = any(v.strip() and checker.check_following(v) for v in loose_variants(response))
     except Exception as exc:  # a checker bug is no verdict on the candidate
-        return Outcome(None, None, f"checker raised {type(exc).__name__}: {exc}")
-    return Outcome(strict, loose)
+        return CheckResult(None, None, f"checker raised {type(exc).__name__}: {exc}")
+    return CheckResult(strict, loose)

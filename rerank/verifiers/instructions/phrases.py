@@ -9,19 +9,32 @@ Everything here is a pure function of the text.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
+    "ABOUT_DATA",
     "LANGUAGES",
     "NUMBER",
+    "Found",
+    "Prompt",
     "Relation",
     "count_relations",
     "number_value",
+    "search",
     "sentences",
     "times_relations",
     "word_list",
 ]
 
 Relation = tuple[str, int]
+#: What a rule finds: an IFEval instruction id and its kwargs.
+Found = tuple[str, dict[str, Any]]
+#: A sentence about a program's data, where "lowercase" or "JSON format" describe values.
+ABOUT_DATA = (
+    r"\b(?:strings?|list of|dict(?:ionary)?|function|returns?|characters|data|file"
+    r"|constants?|keys?|columns?|dataframe|request)\b"
+)
 
 _UNITS = [
     "zero",
@@ -262,3 +275,29 @@ def word_list(fragment: str) -> list[str]:
     words = [i for i in items if i and i.lower() not in {"etc", "etc."}]
     # Unquoted lists are single words or short names; longer items are prose, not keywords.
     return words if words and all(len(w.split()) <= 2 for w in words) else []
+
+
+@dataclass
+class Prompt:
+    """A prompt as the extraction rules read it: whole, on one line, and in sentences.
+
+    Code in fences is left out (it is material, not instructions), and so is "don't forget
+    to", which asks for what follows rather than forbidding it.
+    """
+
+    text: str  # quotes normalised, line breaks kept
+    flat: str = field(init=False)  # one line
+    sentences: list[str] = field(init=False)  # split at line breaks too
+    flat_sentences: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        plain = re.sub(r"```.*?(?:```|$)", " ", self.text, flags=re.S)
+        plain = re.sub(r"\b(?:do not|don't) forget to\b", "", plain, flags=re.I)
+        self.flat = re.sub(r"\s+", " ", plain).strip()
+        self.sentences = sentences(plain)
+        self.flat_sentences = sentences(re.sub(r"\s+", " ", plain))
+
+
+def search(pattern: str, text: str) -> re.Match[str] | None:
+    """``pattern`` in ``text``, ignoring case."""
+    return re.search(pattern, text, re.I)

@@ -25,17 +25,10 @@ from typing import Any
 
 from rerank.evidence import Check, Evidence
 from rerank.items import Item
-from rerank.verifiers.instructions.checkers import Outcome, check_instruction, instruction_ids
+from rerank.verifiers.instructions.checkers import CheckResult, check_instruction
 from rerank.verifiers.instructions.extraction import extract_instructions
 
-__all__ = [
-    "InstructionVerifier",
-    "Outcome",
-    "check_instruction",
-    "extract_instructions",
-    "given_instructions",
-    "instruction_ids",
-]
+__all__ = ["InstructionVerifier", "given_instructions"]
 
 
 def given_instructions(item: Item) -> tuple[list[str], list[dict[str, Any]]] | None:
@@ -52,14 +45,14 @@ def given_instructions(item: Item) -> tuple[list[str], list[dict[str, Any]]] | N
     return [str(i) for i in ids], [dict(k or {}) for k in kwargs[: len(ids)]]
 
 
-def _detail(kwargs: dict[str, Any], outcome: Outcome) -> str:
+def _detail(kwargs: dict[str, Any], result: CheckResult) -> str:
     shown = {k: v for k, v in kwargs.items() if v is not None}
     text = f"kwargs {json.dumps(shown, ensure_ascii=False)}" if shown else "no kwargs"
-    if outcome.strict is None:
-        return outcome.problem
-    if outcome.loose != outcome.strict:
-        verdict = "pass" if outcome.loose else "fail"
-        text += f"; loose {verdict} (strict {'pass' if outcome.strict else 'fail'})"
+    if result.strict is None:
+        return result.problem
+    if result.loose != result.strict:
+        verdict = "pass" if result.loose else "fail"
+        text += f"; loose {verdict} (strict {'pass' if result.strict else 'fail'})"
     return text
 
 
@@ -74,9 +67,23 @@ class InstructionVerifier:
 
     name = "instruction"
 
+    @staticmethod
+    def claims_resources(item: Item) -> bool:
+        """Whether the item carries IFEval instruction ids."""
+        return given_instructions(item) is not None
+
+    @staticmethod
+    def claims_content(item: Item) -> bool:
+        """Whether the prompt states constraints the extractor can read."""
+        return bool(extract_instructions(item.prompt)[0])
+
     def applies(self, item: Item) -> bool:
-        """The item carries instruction ids, or its prompt states constraints we can read."""
-        return given_instructions(item) is not None or bool(extract_instructions(item.prompt)[0])
+        """The item carries instruction ids, or its prompt states constraints we can read.
+
+        The declared kind is not read: the router sends only instruction items here, and a
+        declared one with nothing to check gets no evidence rather than an empty one.
+        """
+        return self.claims_resources(item) or self.claims_content(item)
 
     def verify(self, item: Item) -> list[Evidence]:
         """One :class:`Evidence` per candidate, in candidate order.
@@ -113,11 +120,11 @@ class InstructionVerifier:
         seen: Counter[str] = Counter()
         checks = []
         for instruction_id, kw in zip(ids, kwargs, strict=True):
-            outcome = check_instruction(instruction_id, kw, text, prompt)
-            status = "unknown" if outcome.strict is None else "pass" if outcome.strict else "fail"
+            result = check_instruction(instruction_id, kw, text, prompt)
+            status = "unknown" if result.strict is None else "pass" if result.strict else "fail"
             checks.append(
                 Check(
-                    _check_id(instruction_id, seen), status, hard=hard, detail=_detail(kw, outcome)
+                    _check_id(instruction_id, seen), status, hard=hard, detail=_detail(kw, result)
                 )
             )
         return Evidence(self.name, checks=tuple(checks), signature=None, notes=(note,))

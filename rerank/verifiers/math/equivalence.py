@@ -17,7 +17,7 @@ import, and stop on :meth:`EquivalencePool.close` or at interpreter exit.
 
 Examples
 --------
->>> with EquivalencePool(workers=1) as pool:  # doctest: +SKIP
+>>> with EquivalencePool(workers=1) as pool:
 ...     pool.equivalence(["\\\\frac{1}{2}", "0.5", "3"]).classes
 (0, 0, 2)
 """
@@ -32,11 +32,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from rerank.memo import LRU
 
 __all__ = ["Equivalence", "EquivalencePool", "default_pool"]
 
@@ -76,8 +78,13 @@ class Equivalence:
 class EquivalencePool:
     """A few math-verify worker processes, shared by threads, with deadlines per step.
 
-    ``workers`` processes at most (started when needed); ``timeout`` seconds per step;
-    ``budget`` seconds per call (default four steps' worth); ``cache_size`` results kept.
+    Parameters
+    ----------
+    workers : worker processes at most (each started when first needed).
+    timeout : seconds each step (a parse, a comparison) may take.
+    budget : seconds one call may spend waiting on steps (default: four steps' worth).
+    startup_timeout : seconds a worker may take to start (importing math-verify).
+    cache_size : how many calls' results to keep (least recently used first out).
     """
 
     def __init__(
@@ -98,7 +105,7 @@ class EquivalencePool:
         for _ in range(workers):
             self._slots.put(None)
         self._lock = threading.Lock()
-        self._cache: OrderedDict[tuple, Equivalence] = OrderedDict()
+        self._cache: LRU[tuple[tuple[str, ...], str | None], Equivalence] = LRU(cache_size)
         self._live: set[_Worker] = set()
         self._generation = 0
         self._unavailable: str | None = None
@@ -113,6 +120,16 @@ class EquivalencePool:
     def equivalence(self, answers: Sequence[str], reference: str | None = None) -> Equivalence:
         """Equivalence classes of ``answers`` and, given a ``reference``, their matches to it.
 
+        Parameters
+        ----------
+        answers : the distinct answers of an item, as math-verify reads them.
+        reference : the reference answer, if the item makes one visible.
+
+        Returns
+        -------
+        Equivalence : the classes, the reference matches, and what timed out or could
+            not run (never an exception for an answer math-verify cannot handle).
+
         Notes
         -----
         One request to one worker: a parse per answer, for each answer a comparison with
@@ -122,17 +139,9 @@ class EquivalencePool:
         are cached by ``(answers, reference)``.
         """
         answers = tuple(answers)
-        key = (answers, reference)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        result = self._compute(answers, reference)
-        with self._lock:
-            self._cache[key] = result
-            if len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        return result
+        return self._cache.get_or_compute(
+            (answers, reference), lambda: self._compute(answers, reference)
+        )
 
     def pids(self) -> list[int]:
         """Process ids of the running workers."""

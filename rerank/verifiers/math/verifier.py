@@ -37,12 +37,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rerank.answers import FinalAnswer, extract_answer, final_answer, normalize_answer
+from rerank.answers import (
+    FinalAnswer,
+    answer_key,
+    extract_answer,
+    final_answer,
+    normalize_answer,
+)
 from rerank.evidence import Check, Evidence
 from rerank.items import Item
 from rerank.verifiers.math.equivalence import Equivalence, EquivalencePool, default_pool
 from rerank.verifiers.math.steps import step_checks
-from rerank.verifiers.router import detect_kind
 
 __all__ = ["MathVerifier", "reference_answer"]
 
@@ -50,6 +55,12 @@ __all__ = ["MathVerifier", "reference_answer"]
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")
 # A reference this short, on one line and without a marker, is the answer itself.
 _BARE_ANSWER_LENGTH = 80
+# A quantity in a question: digits or a number word.
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|half|twice|double|triple|dozen)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -85,9 +96,16 @@ def _answer_check(found: FinalAnswer, answer: _Answer | None) -> Check:
 def reference_answer(reference: Any) -> str | None:
     """The final answer a visible reference states, whether a solution or a bare answer.
 
-    A solution gives its marked answer (``#### 18``, ``\\boxed{..}``, ``A: 18``); a short
-    one-line reference without a marker is the answer itself (``\\frac{1}{2}``, where the
-    last-number rule would read ``2``); anything else gives its last number.
+    Parameters
+    ----------
+    reference : a solution or an answer, as text or a number.
+
+    Returns
+    -------
+    str or None : a solution's marked answer (``#### 18``, ``\\boxed{..}``, ``A: 18``); a
+        short one-line reference without a marker whole (``\\frac{1}{2}``, where the
+        last-number rule would read ``2``); else the last number; ``None`` for anything
+        that is not text or a number.
 
     Examples
     --------
@@ -112,9 +130,11 @@ def reference_answer(reference: Any) -> str | None:
 class MathVerifier:
     """Evidence for math candidates: answer, reference match, steps, answer signature.
 
-    ``pool`` runs math-verify (default: the process-wide
-    :func:`~rerank.verifiers.math.equivalence.default_pool`, started on first use);
-    ``steps=False`` leaves out the arithmetic step checks.
+    Parameters
+    ----------
+    pool : runs math-verify (default: the process-wide
+        :func:`~rerank.verifiers.math.equivalence.default_pool`, started on first use).
+    steps : check the arithmetic steps each solution states (``False`` leaves them out).
     """
 
     name = "math"
@@ -129,13 +149,39 @@ class MathVerifier:
             self._pool = default_pool()
         return self._pool
 
+    @staticmethod
+    def claims_resources(item: Item) -> bool:
+        """Never: a visible reference says nothing of the kind (any task may carry one)."""
+        return False
+
+    @staticmethod
+    def claims_content(item: Item) -> bool:
+        """Whether the item reads as math: a prompt with numbers (digits or number words)
+        whose candidates mostly state a final answer."""
+        if not _NUMBER.search(item.prompt):
+            return False
+        answered = sum(answer_key(c.text) is not None for c in item.candidates)
+        return answered * 2 > item.n
+
     def applies(self, item: Item) -> bool:
-        """A math item: declared so, or (undeclared) a prompt with numbers whose candidates
-        mostly state a final answer (:func:`rerank.verifiers.router.detect_kind`)."""
-        return detect_kind(item.public()) == "math"
+        """A declared math task, or (undeclared) one whose content reads as math."""
+        if item.task.kind is not None:
+            return item.task.kind == "math"
+        return self.claims_content(item)
 
     def verify(self, item: Item) -> list[Evidence]:
-        """One :class:`Evidence` per candidate, in candidate order."""
+        """One :class:`Evidence` per candidate, in candidate order.
+
+        Parameters
+        ----------
+        item : the item; only ``item.public()`` is read (the prompt, the candidates and a
+            reference the item makes visible).
+
+        Returns
+        -------
+        list of Evidence : the ``answer``, ``reference`` and ``step:<k>`` checks of each
+            candidate, and its answer class as the signature (module docstring).
+        """
         item = item.public()
         found = [extract_answer(c.text) for c in item.candidates]
         answers = [_answer(f.written, weak=f.weak) for f in found]
