@@ -84,7 +84,7 @@ async def judge_pairs(spec: str, items: list[tuple[Item, int]]) -> list[Outcome]
                         named={"a": a, "b": b}.get(verdict.winner),
                         invalid=verdict.winner == "invalid",
                         first_shown=verdict.winner == "a",
-                        own_answer=(verdict.judge or "").endswith("own-answer"),
+                        own_answer=verdict.via == "own-answer",
                         calls=cost.calls,
                         tokens=cost.prompt_tokens + cost.completion_tokens,
                         seconds=time.monotonic() - started,

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from rerank.errors import ConfigError, OutputError
-from rerank.judges.llm.dedup import DEDUP_SUFFIX
 from rerank.selector import ItemResult
 from tournaments import Match, outcome_of
 
@@ -33,9 +32,9 @@ __all__ = [
 
 #: The options that must match between a run and the run it resumes.
 RESUME_FIELDS = ("strategy", "strategy_options", "judge", "seed")
-#: What a verdict reached without a model call names as its judge: an LLM judge hands a
-#: pair that hard evidence decides to the evidence judge (a short-circuit).
-SHORT_CIRCUIT_JUDGE = "evidence"
+#: How ``decided_by`` names a verdict by its ``via``: its judge plus this suffix
+#: (``llm:math:cached``); verdicts from the model or the evidence go by their judge alone.
+DECIDED_BY_SUFFIX = {"cache": ":cached", "dedup": ":dedup", "own-answer": ":own-answer"}
 
 
 def row_key(file: str | None, item_id: str) -> tuple[str, str]:
@@ -45,7 +44,7 @@ def row_key(file: str | None, item_id: str) -> tuple[str, str]:
 def _cost_totals(result: ItemResult) -> dict[str, float]:
     verdicts = [v for m in result.selection.matches for v in m.verdicts]
     verdicts += [s for s in result.scores if s is not None]
-    totals = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    totals: dict[str, float] = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
     for v in verdicts:
         cost = getattr(v, "cost", None)
         if cost is not None:
@@ -67,8 +66,10 @@ def verdict_counts(result: ItemResult) -> dict[str, int]:
       naming the one shown first (their ratio over a run is the A-rate: position bias);
     - ``both_orders_matches`` / ``swap_disagreements``: matches asked in both display
       orders, and those whose two verdicts named different candidates;
-    - ``short_circuits``: verdicts the evidence decided inside another judge (no model call);
-    - ``deduplicated``: verdicts reached by cluster deduplication (no model call);
+    - ``short_circuits``: verdicts the evidence decided inside a model judge (no model
+      call; ``via="evidence"``);
+    - ``deduplicated``: verdicts reached by cluster deduplication (no model call;
+      ``via="dedup"``);
     - ``flagged_verdicts``: verdicts and scores with flags (such as citing unknown evidence).
     """
     matches = result.selection.matches
@@ -79,22 +80,23 @@ def verdict_counts(result: ItemResult) -> dict[str, int]:
     for m in swapped:
         forward, backward = _named(m.verdicts[0], m.a, m.b), _named(m.verdicts[1], m.b, m.a)
         disagreements += None not in (forward, backward) and forward != backward
-    own_name = (result.judge_spec or "").partition(":")[0]
-    delegated = own_name != SHORT_CIRCUIT_JUDGE
     judged = verdicts + [s for s in result.scores if s is not None]
+    vias = [getattr(v, "via", None) for v in verdicts]
     return {
         "decisive_verdicts": sum(o in ("a", "b") for o in outcomes),
         "first_shown_wins": outcomes.count("a"),
         "both_orders_matches": len(swapped),
         "swap_disagreements": disagreements,
-        "short_circuits": sum(
-            delegated and getattr(v, "judge", None) == SHORT_CIRCUIT_JUDGE for v in verdicts
-        ),
-        "deduplicated": sum(
-            str(getattr(v, "judge", "") or "").endswith(DEDUP_SUFFIX) for v in verdicts
-        ),
+        "short_circuits": vias.count("evidence"),
+        "deduplicated": vias.count("dedup"),
         "flagged_verdicts": sum(bool(getattr(v, "flags", ())) for v in judged),
     }
+
+
+def _decided_by(verdict: Any) -> str:
+    """The name ``decided_by`` counts a verdict under: its judge, and how it got there."""
+    name = getattr(verdict, "judge", "") or "unnamed"
+    return name + DECIDED_BY_SUFFIX.get(getattr(verdict, "via", None) or "", "")
 
 
 def result_row(result: ItemResult) -> dict[str, Any]:
@@ -126,7 +128,7 @@ def result_row(result: ItemResult) -> dict[str, Any]:
         "seed": result.config.seed,
         "elapsed": round(result.elapsed, 6),
     }
-    decided = Counter(getattr(v, "judge", "") or "unnamed" for m in sel.matches for v in m.verdicts)
+    decided = Counter(_decided_by(v) for m in sel.matches for v in m.verdicts)
     if decided:  # which judge reached the verdicts (evidence, local:math:own-answer, ...)
         row["decided_by"] = dict(sorted(decided.items()))
     if sel.checkpoints is not None:

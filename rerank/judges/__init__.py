@@ -3,35 +3,49 @@
 from typing import Any
 
 from rerank.judges.base import (
+    JUDGE_OPTIONS,
     JUDGES,
+    VIAS,
     BaseJudge,
     Cost,
     Judge,
     Score,
     Verdict,
+    Via,
     create_judge,
     parse_spec,
     register_judge,
 )
 from rerank.judges.callables import CallableJudge, as_judge, from_callable
-from rerank.judges.consensus import ConsensusJudge
-from rerank.judges.evidence import EvidenceJudge
-from rerank.judges.simulated import SimulatedJudge
+from rerank.judges.consensus import ConsensusJudge, ConsensusOptions
+from rerank.judges.evidence import EvidenceJudge, EvidenceOptions
+from rerank.judges.llm.options import LLMOptions, LocalOptions
+from rerank.judges.options import JudgeOptions
+from rerank.judges.simulated import SimulatedJudge, SimulatedOptions
 
 __all__ = [
     "JUDGES",
+    "JUDGE_OPTIONS",
+    "VIAS",
     "BaseJudge",
     "CallableJudge",
     "ConsensusJudge",
+    "ConsensusOptions",
     "Cost",
     "EvidenceJudge",
-    "Judge",
+    "EvidenceOptions",
     "EvidenceThenLocal",
+    "Judge",
+    "JudgeOptions",
     "LLMJudge",
+    "LLMOptions",
     "LocalJudge",
+    "LocalOptions",
     "Score",
     "SimulatedJudge",
+    "SimulatedOptions",
     "Verdict",
+    "Via",
     "as_judge",
     "create_judge",
     "from_callable",
@@ -63,9 +77,13 @@ def _evidence_then_local(*args: Any, **kwargs: Any) -> Judge:
     return EvidenceThenLocal(*args, **kwargs)
 
 
-JUDGES.setdefault("llm", _llm_judge)
-JUDGES.setdefault("local", _local_judge)
-JUDGES.setdefault("evidence+local", _evidence_then_local)
+for _name, _factory, _options in (
+    ("llm", _llm_judge, LLMOptions),
+    ("local", _local_judge, LocalOptions),
+    ("evidence+local", _evidence_then_local, LocalOptions),
+):
+    JUDGES.setdefault(_name, _factory)
+    JUDGE_OPTIONS.setdefault(_name, _options)
 
 
 def __getattr__(name: str) -> Any:

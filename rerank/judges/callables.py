@@ -30,12 +30,12 @@ import inspect
 import math
 import numbers
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from rerank.items import Item
 from rerank.judges.base import BaseJudge, Cost, Judge, Score, Verdict
+from rerank.memo import SingleFlight
 
 __all__ = [
     "KINDS",
@@ -54,7 +54,9 @@ _SHAPES = {
     "batch": "judge(prompts, completions) -> list[int] (0: first, 1: second, -1: no verdict)",
 }
 _ANY_SHAPE = "; ".join(_SHAPES.values())
-_PROTOCOL = ("spec", "reads_labels", "compare", "score", "aclose")
+#: What a judge object must have (``explain`` is optional: a judge without it explains
+#: nothing).
+_REQUIRED = ("spec", "reads_labels", "compare", "score", "aclose")
 
 
 def _label(fn: Any) -> str:
@@ -107,9 +109,20 @@ def infer_kind(fn: Any) -> str:
 def from_callable(fn: Any, kind: str | None = None, *, name: str | None = None) -> CallableJudge:
     """Wrap a compare, score or batch function (sync or async) as a judge.
 
-    ``kind`` says which shape ``fn`` has (:data:`KINDS`; ``None``: :func:`infer_kind`);
-    ``name`` is what verdicts and the spec call it (default: the function's name). For a
-    TRL judge object pass the object itself (its ``judge`` method is called).
+    Parameters
+    ----------
+    fn : the function, or a TRL judge object (its ``judge`` method is called).
+    kind : which shape ``fn`` has (:data:`KINDS`; ``None``: :func:`infer_kind`).
+    name : what verdicts and the spec call it (default: the function's name).
+
+    Returns
+    -------
+    CallableJudge (a :class:`ScoreFunctionJudge` for a score function).
+
+    Raises
+    ------
+    ValueError
+        for an unknown ``kind``; ``TypeError`` when ``fn`` is not callable.
     """
     if kind is None:
         kind = infer_kind(fn)
@@ -125,13 +138,26 @@ def from_callable(fn: Any, kind: str | None = None, *, name: str | None = None) 
 def as_judge(judge: Any) -> Judge:
     """``judge`` as a judge: a judge object as it is, a function wrapped by its shape.
 
-    An object that has part of the judge protocol but not all of it is a ``TypeError``
-    naming what it lacks (subclassing :class:`~rerank.judges.BaseJudge` provides it).
+    Parameters
+    ----------
+    judge : a judge object (``spec``, ``reads_labels``, ``compare``, ``score``, ``aclose``;
+        ``explain`` is optional), or a function of one of the shapes of :func:`infer_kind`.
+
+    Returns
+    -------
+    Judge
+
+    Raises
+    ------
+    TypeError
+        for an object with part of the judge protocol but not all of it (naming what it
+        lacks; subclassing :class:`~rerank.judges.BaseJudge` provides it), or anything
+        that is neither a judge nor a function.
     """
-    if isinstance(judge, Judge):
-        return judge
+    if all(hasattr(judge, a) for a in _REQUIRED):
+        return cast(Judge, judge)
     if callable(getattr(judge, "compare", None)):
-        missing = [a for a in _PROTOCOL if not hasattr(judge, a)]
+        missing = [a for a in _REQUIRED if not hasattr(judge, a)]
         raise TypeError(
             f"{type(judge).__name__} is not a complete judge: it lacks {', '.join(missing)} "
             "(subclass rerank.judges.BaseJudge, or pass a plain function)"
@@ -163,7 +189,10 @@ def _number(value: Any) -> float | None:
 
 
 class CallableJudge(BaseJudge):
-    """A compare, score or batch function as a judge (built by :func:`from_callable`)."""
+    """A compare, score or batch function as a judge (built by :func:`from_callable`).
+
+    Its verdicts name the function (``judge="callable:NAME"``) and have no ``via``.
+    """
 
     name = "callable"
     #: Scores of (prompt, candidate) pairs kept for comparisons (score functions only).
@@ -174,8 +203,8 @@ class CallableJudge(BaseJudge):
         self.kind = kind
         self.label = name
         self.spec = f"callable:{kind}:{name}"  # recorded, not rebuilt: a function has no spec
-        self._scores: OrderedDict[tuple[str, str], asyncio.Future[tuple[Any, float]]] = (
-            OrderedDict()
+        self._scores: SingleFlight[tuple[str, str], tuple[Any, float]] = SingleFlight(
+            self.cache_size
         )
         self._pending: list[tuple[str, str, str, asyncio.Future[tuple[int, float, int]]]] = []
         self._flushes: set[asyncio.Task[None]] = set()  # held so that none is collected early
@@ -239,20 +268,9 @@ class CallableJudge(BaseJudge):
         return self._read_score(value, cost)
 
     async def _score_value(self, prompt: str, text: str) -> tuple[tuple[Any, float], bool]:
-        """The function's value for one candidate, computed once (concurrent asks wait)."""
-        key = (prompt, text)
-        future = self._scores.get(key)
-        fresh = future is None
-        if future is None:
-            future = asyncio.ensure_future(_invoke(self.fn, prompt, text))
-            self._scores[key] = future
-            if len(self._scores) > self.cache_size:
-                self._scores.popitem(last=False)
-        try:
-            return await asyncio.shield(future), fresh
-        finally:  # a failed or cancelled call is asked again next time, not cached
-            if future.done() and (future.cancelled() or future.exception() is not None):
-                self._scores.pop(key, None)
+        """The function's value for one candidate, computed once (concurrent asks wait; a
+        failed call is asked again next time), and whether this call computed it."""
+        return await self._scores.get((prompt, text), lambda: _invoke(self.fn, prompt, text))
 
     def _read_score(self, value: Any, cost: Cost) -> Score:
         if value is None:

@@ -11,13 +11,16 @@ candidates. Paired with a pairwise strategy this reproduces majority voting.
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import Counter
+from dataclasses import dataclass
 
 from rerank.answers import vote_keys
-from rerank.items import Item
+from rerank.items import Candidate, Item
 from rerank.judges.base import BaseJudge, Score, Verdict, register_judge
+from rerank.judges.options import JudgeOptions
+from rerank.memo import LRU
 
-__all__ = ["ConsensusJudge", "support"]
+__all__ = ["ConsensusJudge", "ConsensusOptions", "support"]
 
 
 def support(item: Item) -> list[int]:
@@ -27,26 +30,28 @@ def support(item: Item) -> list[int]:
     return [counts[k] if k is not None else 0 for k in keys]
 
 
+@dataclass(frozen=True)
+class ConsensusOptions(JudgeOptions):
+    """The consensus judge has no options (``consensus``)."""
+
+
 @register_judge("consensus")
 class ConsensusJudge(BaseJudge):
-    """More agreement wins; equal agreement ties. Reads no labels, calls no LLM."""
+    """More agreement wins; equal agreement ties. Reads no labels, calls no LLM; its
+    verdicts have no ``via``."""
 
+    Options = ConsensusOptions
+    options: ConsensusOptions
     #: Items whose answers stay cached; enough for every item a run has in flight.
     cache_size = 4096
 
-    def __init__(self) -> None:
-        self.spec = "consensus"
-        self._support: OrderedDict[tuple, list[int]] = OrderedDict()
+    def __init__(self, *, options: ConsensusOptions | None = None) -> None:
+        self.use_options(options if options is not None else ConsensusOptions())
+        self._support: LRU[tuple[Candidate, ...], list[int]] = LRU(self.cache_size)
 
     def _support_of(self, item: Item) -> list[int]:
-        key = item.candidates  # by content: ids repeat across files and Python calls
-        if key in self._support:
-            self._support.move_to_end(key)
-        else:
-            self._support[key] = support(item)
-            if len(self._support) > self.cache_size:
-                self._support.popitem(last=False)
-        return self._support[key]
+        # By content: ids repeat across files and Python calls.
+        return self._support.get_or_compute(item.candidates, lambda: support(item))
 
     async def compare(self, item: Item, a: int, b: int) -> Verdict:
         sup = self._support_of(item)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,15 +30,33 @@ from typing import Any
 from rerank.evidence import Evidence, Verifier
 from rerank.items import Item
 from rerank.judges.base import BaseJudge, Score, Verdict, register_judge
+from rerank.judges.options import TEXT, JudgeOptions, option
+from rerank.memo import SingleFlight
 from rerank.sandbox.runner import SandboxError
 from rerank.verifiers.router import detect_kind
 
-__all__ = ["EvidenceJudge", "Standing", "default_verifiers", "standings"]
+__all__ = [
+    "EvidenceJudge",
+    "EvidenceOptions",
+    "Standing",
+    "default_verifiers",
+    "item_key",
+    "standings",
+]
 
 
 def default_verifiers(exec_python: str | None = None) -> dict[str, Verifier]:
-    """The verifier of each task kind (imported here: they pull in heavier libraries);
-    code candidates run on ``exec_python`` (an execution environment's interpreter)."""
+    """The verifier of each task kind (imported here: they pull in heavier libraries).
+
+    Parameters
+    ----------
+    exec_python : the interpreter code candidates run on (an execution environment's);
+        ``None``: the sandbox's own.
+
+    Returns
+    -------
+    dict of the verifier by task kind: ``code``, ``instruction``, ``math``.
+    """
     from rerank.verifiers.code.probes import MUTATIONS
     from rerank.verifiers.code.verifier import CodeVerifier
     from rerank.verifiers.instructions.verifier import InstructionVerifier
@@ -89,6 +107,16 @@ def _share(evidence: Evidence, hard: bool) -> float | None:
 def standings(evidence: Sequence[Evidence]) -> list[Standing]:
     """Each candidate's standing, given the evidence for all candidates of an item.
 
+    Parameters
+    ----------
+    evidence : one :class:`~rerank.evidence.Evidence` per candidate, in order.
+
+    Returns
+    -------
+    list of :class:`Standing`, one per candidate.
+
+    Notes
+    -----
     A behaviour cluster (the candidates with one signature) weighs, as in CodeT's dual
     agreement, its size times the tests it passes: here the sum over its members of one
     plus the hard checks they pass. Of two clusters of equal size the one passing more
@@ -125,7 +153,9 @@ def _separating_checks(better: Evidence | None, worse: Evidence | None) -> list[
     return shared or sorted(c.id for c in worse.checks if c.failed)[:5]
 
 
-def _item_key(item: Item) -> str:
+def item_key(item: Item) -> str:
+    """A digest of what the evidence of ``item`` depends on: prompt, task kind, visible
+    resources and candidate texts (not its id, which repeats across files)."""
     payload = json.dumps(
         [item.prompt, item.task.kind, item.task.resources, [c.text for c in item.candidates]],
         sort_keys=True,
@@ -134,21 +164,59 @@ def _item_key(item: Item) -> str:
     return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
 
+@dataclass(frozen=True)
+class EvidenceOptions(JudgeOptions):
+    """The options of :class:`EvidenceJudge`.
+
+    Parameters
+    ----------
+    exec_python : the interpreter code candidates run on (an execution environment's);
+        ``None``: the sandbox's own. Where to run, not what to decide: a spec does not
+        record it unless it names it.
+    """
+
+    exec_python: str | None = option(None, TEXT, recorded=False)
+
+
 @register_judge("evidence")
 class EvidenceJudge(BaseJudge):
-    """Verifier evidence decides; equal evidence is a tie with its reason. No LLM, no labels."""
+    """Verifier evidence decides; equal evidence is a tie with its reason. No LLM, no labels.
 
+    Parameters
+    ----------
+    verifiers : the verifier of each task kind (default: :func:`default_verifiers`, made on
+        first use).
+    exec_python : see :class:`EvidenceOptions`.
+    options : all options at once (``exec_python`` then applies on top).
+
+    Its verdicts have no ``via``; :meth:`hard_verdict`, the short-circuit of model judges,
+    says ``via="evidence"``.
+    """
+
+    Options = EvidenceOptions
+    options: EvidenceOptions
     #: Items whose standings stay cached (enough for every item a run has in flight).
     cache_size = 4096
 
     def __init__(
-        self, verifiers: dict[str, Verifier] | None = None, *, exec_python: str | None = None
+        self,
+        verifiers: dict[str, Verifier] | None = None,
+        *,
+        exec_python: str | None = None,
+        options: EvidenceOptions | None = None,
     ) -> None:
-        self.spec = "evidence"
+        given = {"exec_python": exec_python} if exec_python is not None else {}
+        self.use_options(EvidenceOptions.build(options, (), given, judge=self.name))
         self._verifiers = verifiers
-        self.exec_python = exec_python  # the interpreter code candidates run on
-        self._cache: OrderedDict[str, asyncio.Future[tuple[str, list[Standing]]]] = OrderedDict()
+        self._standings: SingleFlight[str, tuple[str, list[Standing]]] = SingleFlight(
+            self.cache_size
+        )
         self.computed = 0  # items whose evidence was computed (not read from the cache)
+
+    @property
+    def exec_python(self) -> str | None:
+        """The interpreter code candidates run on (``None``: the sandbox's own)."""
+        return self.options.exec_python
 
     @property
     def verifiers(self) -> dict[str, Verifier]:
@@ -171,21 +239,12 @@ class EvidenceJudge(BaseJudge):
         return kind, standings(evidence)
 
     async def assess(self, item: Item) -> tuple[str, list[Standing]]:
-        """The task kind and every candidate's standing, computed once per item content."""
-        key = _item_key(item)
-        future = self._cache.get(key)
-        if future is None:
-            future = asyncio.ensure_future(asyncio.to_thread(self._compute, item))
-            self._cache[key] = future
-            if len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
-        try:
-            return await asyncio.shield(future)
-        except Exception:
-            self._cache.pop(key, None)  # a failed computation is retried, not cached
-            raise
+        """The task kind and every candidate's standing, computed once per item content
+        (concurrent calls share one computation; a failed one is computed again)."""
+        found, _ = await self._standings.get(
+            item_key(item), lambda: asyncio.to_thread(self._compute, item)
+        )
+        return found
 
     async def aclose(self) -> None:
         """Stop what the verifiers started (sandbox workers, math worker processes)."""
@@ -199,13 +258,15 @@ class EvidenceJudge(BaseJudge):
 
         Decided means: one candidate passes every hard check (visible tests, explicit
         instructions, a visible reference) and the other fails at least one. An LLM judge
-        calls this first and skips the model call when it returns a verdict.
+        calls this first and skips the model call when it returns a verdict, which says
+        ``via="evidence"``.
         """
         _, stand = await self.assess(item)
         if {stand[a].tier, stand[b].tier} != {0, 2}:
             return None
         verdict = await self.compare(item, a, b)
-        return replace(verdict, reason=f"hard evidence decides, no LLM call: {verdict.reason}")
+        reason = f"hard evidence decides, no LLM call: {verdict.reason}"
+        return replace(verdict, reason=reason, via="evidence")
 
     async def compare(self, item: Item, a: int, b: int) -> Verdict:
         kind, stand = await self.assess(item)

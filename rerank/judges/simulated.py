@@ -9,11 +9,32 @@ from __future__ import annotations
 
 import hashlib
 import random
+from dataclasses import dataclass
+from typing import Any
 
 from rerank.items import Item
 from rerank.judges.base import BaseJudge, Score, Verdict, register_judge
+from rerank.judges.options import PROBABILITY, JudgeOptions, Number, option
 
-__all__ = ["SimulatedJudge"]
+__all__ = ["SimulatedJudge", "SimulatedOptions"]
+
+
+@dataclass(frozen=True)
+class SimulatedOptions(JudgeOptions):
+    """The options of :class:`SimulatedJudge` (``simulated:ACCURACY,seed=S,position_bias=P``).
+
+    Parameters
+    ----------
+    accuracy : probability of preferring the better-labelled candidate, in [0, 1].
+    seed : seeds the errors (per item and pair).
+    position_bias : probability of answering "a" whatever the labels say, in [0, 1].
+    """
+
+    positional = ("accuracy",)
+
+    accuracy: float = option(1.0, PROBABILITY)
+    seed: int = option(0, Number(int))
+    position_bias: float = option(0.0, PROBABILITY)
 
 
 @register_judge("simulated")
@@ -21,25 +42,21 @@ class SimulatedJudge(BaseJudge):
     """Right with probability ``accuracy`` (seeded, per item and pair); equal labels tie.
 
     ``position_bias`` is the probability of answering "a" whatever the labels say, which
-    imitates a judge that favours the first position (before accuracy applies).
+    imitates a judge that favours the first position (before accuracy applies). The
+    arguments are those of :class:`SimulatedOptions`, as values or as a spec's strings;
+    ``options`` gives them all at once. Its verdicts have no ``via``.
     """
 
+    Options = SimulatedOptions
     reads_labels = True
+    options: SimulatedOptions
 
-    def __init__(
-        self, accuracy: float | str = 1.0, *, seed: int | str = 0, position_bias: float | str = 0.0
-    ) -> None:
-        self.accuracy = float(accuracy)
-        self.seed = int(seed)
-        self.position_bias = float(position_bias)
-        for label, value in (("accuracy", self.accuracy), ("position_bias", self.position_bias)):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{label} must be within [0, 1], got {value}")
-        self.spec = f"simulated:{self.accuracy:g}"
+    def __init__(self, *args: Any, options: SimulatedOptions | None = None, **values: Any) -> None:
+        self.use_options(SimulatedOptions.build(options, args, values, judge=self.name))
 
     def _rng(self, item: Item, *key: int) -> random.Random:
         # One stream per (seed, item, question): results never depend on call order.
-        text = f"{self.seed}|{item.id}|{'|'.join(map(str, key))}"
+        text = f"{self.options.seed}|{item.id}|{'|'.join(map(str, key))}"
         return random.Random(hashlib.blake2b(text.encode(), digest_size=8).digest())
 
     def _labels(self, item: Item, *indices: int) -> list[float | None]:
@@ -52,12 +69,12 @@ class SimulatedJudge(BaseJudge):
             missing = a if la is None else b
             return Verdict("invalid", reason=f"no label for candidate {missing}", judge=self.name)
         rng = self._rng(item, a, b)
-        if rng.random() < self.position_bias:
+        if rng.random() < self.options.position_bias:
             return Verdict("a", reason="simulated position bias", judge=self.name)
         if la == lb:
             return Verdict("tie", reason=f"equal labels ({la:g})", judge=self.name)
         better, worse = ("a", "b") if la > lb else ("b", "a")
-        right = rng.random() < self.accuracy
+        right = rng.random() < self.options.accuracy
         reason = f"labels {la:g} vs {lb:g}; simulated {'correct' if right else 'error'}"
         return Verdict(better if right else worse, reason=reason, judge=self.name)
 
@@ -66,6 +83,6 @@ class SimulatedJudge(BaseJudge):
         if label is None:
             return Score(None, reason=f"no label for candidate {index}", judge=self.name)
         rng = self._rng(item, index)
-        if rng.random() < self.accuracy:
+        if rng.random() < self.options.accuracy:
             return Score(label, reason="label", judge=self.name)
         return Score(rng.random(), reason="simulated error: a random score", judge=self.name)

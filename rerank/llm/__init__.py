@@ -1,4 +1,5 @@
-"""Talking to LLMs: the endpoint pool over OpenAI-compatible servers, and the verdict cache.
+"""Talking to LLMs: the backend interface, the endpoint pool over OpenAI-compatible
+servers, and the verdict cache.
 
 See docs/llm.md for how endpoints, failover, retries, deadlines, concurrency caps, the
 thinking flag, the API key, masked URLs and the cache behave.
@@ -6,6 +7,7 @@ thinking flag, the API key, masked URLs and the cache behave.
 
 from typing import TYPE_CHECKING, Any
 
+from rerank.llm.backend import ChatBackend
 from rerank.llm.cache import NullCache, VerdictCache, default_cache_path, verdict_key
 from rerank.llm.endpoints import EndpointStatus, parse_base_urls, resolve_api_key
 from rerank.llm.redact import redact_url, redact_urls
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
     from rerank.llm.client import ChatResult, EndpointPool, ToolCall, Usage
 
 __all__ = [
+    "ChatBackend",
     "ChatResult",
     "EndpointPool",
     "EndpointStatus",

@@ -33,9 +33,23 @@ BUSY_TIMEOUT_SECONDS = 30.0
 def verdict_key(**parts: Any) -> str:
     """A stable SHA-256 (hex) over a canonical JSON of ``parts``.
 
-    Keys are sorted, tuples count as lists and a whole float as the integer it equals
-    (``temperature=0`` and ``temperature=0.0`` ask the same thing).
+    Parameters
+    ----------
+    **parts : JSON data: everything that can change the answer. Keys are sorted, tuples
+        count as lists and a whole float as the integer it equals (``temperature=0`` and
+        ``temperature=0.0`` ask the same thing).
 
+    Returns
+    -------
+    str, 64 hex digits.
+
+    Raises
+    ------
+    TypeError
+        for a part that is not JSON data.
+
+    Examples
+    --------
     >>> verdict_key(model="m", order=[1, 0]) == verdict_key(order=(1, 0), model="m")
     True
     >>> verdict_key(model="m", order=[1, 0]) == verdict_key(model="m", order=[0, 1])

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import openai
 
-from rerank.errors import ConfigError, EndpointError
+from rerank.errors import ConfigError, EndpointError, MalformedResponse
 from rerank.llm.endpoints import (
     PLACEHOLDER_API_KEY,
     Endpoint,
@@ -36,13 +36,7 @@ from rerank.llm.endpoints import (
     resolve_api_key,
     retry_delay,
 )
-from rerank.llm.failures import (
-    Failure,
-    MalformedResponse,
-    classify,
-    no_endpoint_answered,
-    request_rejected,
-)
+from rerank.llm.failures import Failure, classify, no_endpoint_answered, request_rejected
 from rerank.llm.redact import redact_urls
 
 __all__ = ["ChatResult", "EndpointPool", "ToolCall", "Usage"]
@@ -131,7 +125,8 @@ class ChatResult:
 
 
 class EndpointPool:
-    """Chat completions over one or more OpenAI-compatible base URLs.
+    """Chat completions over one or more OpenAI-compatible base URLs (a
+    :class:`~rerank.llm.ChatBackend`).
 
     ``concurrency`` caps the requests in flight per endpoint (one number for all, or one
     per URL). A call is tried on each endpoint in turn; after every endpoint has failed it
@@ -246,8 +241,8 @@ class EndpointPool:
                 raise MalformedResponse("no choices")
             return completion
 
-        outcome = await self._call(create)
-        completion = outcome.answer
+        answered = await self._call(create)
+        completion = answered.answer
         usage = Usage(
             calls=1,
             prompt_tokens=getattr(completion.usage, "prompt_tokens", 0) or 0,
@@ -255,7 +250,7 @@ class EndpointPool:
             seconds=time.monotonic() - started,
         )
         self.totals += usage
-        return _chat_result(completion, usage, outcome, model)
+        return _chat_result(completion, usage, answered, model)
 
     async def resolve_model(self) -> str:
         """The model to ask for: the one given, else the first one the servers list."""
@@ -269,8 +264,8 @@ class EndpointPool:
                     page = await self._client(endpoint).models.list()
                     return [m.id for m in page.data]
 
-                outcome = await self._call(list_models)
-                models, endpoint = outcome.answer, outcome.endpoint
+                answered = await self._call(list_models)
+                models, endpoint = answered.answer, answered.endpoint
                 if not models:
                     raise EndpointError(
                         f"{endpoint.shown} serves no model (its /v1/models list is empty): "
@@ -294,7 +289,7 @@ class EndpointPool:
 
     # -- failover -------------------------------------------------------------------------
 
-    async def _call(self, send: Callable[[Endpoint, bool], Awaitable[T]]) -> _Outcome[T]:
+    async def _call(self, send: Callable[[Endpoint, bool], Awaitable[T]]) -> _EndpointAnswer[T]:
         """Run ``send`` on one endpoint after another until one answers."""
         self._bind_loop()
         tried: list[tuple[str, Failure]] = []
@@ -321,7 +316,7 @@ class EndpointPool:
                     self._release(endpoint)
                 attempts += requests
                 if failure is None:
-                    return _Outcome(answer, endpoint, attempts, waited)  # type: ignore[arg-type]
+                    return _EndpointAnswer(answer, endpoint, attempts, waited)  # type: ignore[arg-type]
                 if not failure.retryable:
                     raise request_rejected(endpoint.shown, failure)
                 if failure.connection_failed:
@@ -419,7 +414,7 @@ class EndpointPool:
 
 
 @dataclass(frozen=True)
-class _Outcome(Generic[T]):
+class _EndpointAnswer(Generic[T]):
     """What :meth:`EndpointPool._call` got, from where, with how many requests and waits."""
 
     answer: T
@@ -428,7 +423,9 @@ class _Outcome(Generic[T]):
     waited: float
 
 
-def _chat_result(completion: Any, usage: Usage, outcome: _Outcome[Any], model: str) -> ChatResult:
+def _chat_result(
+    completion: Any, usage: Usage, answered: _EndpointAnswer[Any], model: str
+) -> ChatResult:
     choice = completion.choices[0]
     message = choice.message
     calls = tuple(
@@ -444,9 +441,9 @@ def _chat_result(completion: Any, usage: Usage, outcome: _Outcome[Any], model: s
         tool_calls=calls,
         finish_reason=choice.finish_reason,
         usage=usage,
-        endpoint=outcome.endpoint.shown,
-        attempts=outcome.attempts,
+        endpoint=answered.endpoint.shown,
+        attempts=answered.attempts,
         model=getattr(completion, "model", None) or model,
         reasoning=reasoning,
-        waited=outcome.waited,
+        waited=answered.waited,
     )

@@ -33,9 +33,23 @@ PLACEHOLDER_API_KEY = "EMPTY"
 def parse_base_urls(values: str | Iterable[str]) -> list[str]:
     """Base URLs from ``--base-url`` values, each comma separated, in order, without repeats.
 
-    A URL without a path gets ``/v1`` (``http://host:8000`` -> ``http://host:8000/v1``);
-    a trailing slash is dropped. A query string (``?api_key=...``) stays after the path.
+    Parameters
+    ----------
+    values : one value or several, each one URL or several separated by commas.
 
+    Returns
+    -------
+    list of URLs: one without a path gets ``/v1`` (``http://host:8000`` ->
+    ``http://host:8000/v1``); a trailing slash is dropped; a query string
+    (``?api_key=...``) stays after the path.
+
+    Raises
+    ------
+    ConfigError
+        for a value that is not an http(s) URL, or no URL at all.
+
+    Examples
+    --------
     >>> parse_base_urls(["http://a:8000/v1,http://b:8000", "http://a:8000/v1/"])
     ['http://a:8000/v1', 'http://b:8000/v1']
     """
@@ -98,9 +112,18 @@ def retry_delay(
 ) -> float:
     """Seconds to wait before retry round ``round_`` (1 for the first retry).
 
-    Exponential backoff with jitter: a uniform draw in ``[b/2, b]`` where
-    ``b = backoff * 2 ** (round_ - 1)``; at least ``retry_after`` when a server asked for
-    it; never more than ``max_wait``.
+    Parameters
+    ----------
+    round_ : the retry round, from 1.
+    backoff : the base wait of the first round.
+    max_wait : the most seconds ever returned.
+    retry_after : what a server asked for, if it did (a floor).
+    rng : the jitter's source (default: the ``random`` module).
+
+    Returns
+    -------
+    float: a uniform draw in ``[b/2, b]`` where ``b = backoff * 2 ** (round_ - 1)`` (exponential
+    backoff with jitter), at least ``retry_after``, at most ``max_wait``.
     """
     base = backoff * 2 ** max(0, round_ - 1)
     jittered = base * (0.5 + 0.5 * (rng or random).random())

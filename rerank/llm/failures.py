@@ -17,11 +17,12 @@ from typing import Any
 
 import openai
 
-from rerank.errors import EndpointError, RequestRejectedError
+from rerank.errors import EndpointError, MalformedResponse, RequestRejectedError
 from rerank.llm.endpoints import parse_retry_after
 from rerank.llm.redact import MASK
+from rerank.text import clip
 
-__all__ = ["Failure", "MalformedResponse", "classify", "no_endpoint_answered", "request_rejected"]
+__all__ = ["Failure", "classify", "no_endpoint_answered", "request_rejected"]
 
 # Kinds of failure. All but REJECTED move the call on to another endpoint.
 REFUSED, UNREACHABLE, TIMEOUT, RATE_LIMITED, SERVER, MALFORMED, REJECTED = (
@@ -45,10 +46,6 @@ HINTS = {
 }
 
 TEMPLATE_KWARGS_WORDS = ("chat_template_kwargs", "enable_thinking")
-
-
-class MalformedResponse(Exception):
-    """A 200 answer that is not a usable chat completion (raised while parsing it)."""
 
 
 @dataclass(frozen=True)
@@ -78,11 +75,23 @@ class Failure:
 
 
 def classify(exc: BaseException, *, timeout: float, secrets: Iterable[str] = ()) -> Failure:
-    """The :class:`Failure` an exception from the openai client (or the pool's deadline,
-    a ``TimeoutError``) stands for; ``secrets`` (the API key, the URL's credentials) are
-    blanked out of what the server said, since a server may echo them back.
+    """The :class:`Failure` an exception from the openai client stands for.
 
-    Raises ``exc`` again when it is not a failure of the endpoint (a bug on our side).
+    Parameters
+    ----------
+    exc : what the request raised (or the pool's deadline: a ``TimeoutError``).
+    timeout : the deadline, for the message.
+    secrets : the API key and the URL's credentials, blanked out of what the server said
+        (a server may echo them back).
+
+    Returns
+    -------
+    Failure
+
+    Raises
+    ------
+    BaseException
+        ``exc`` again when it is not a failure of the endpoint (a bug on our side).
     """
     if isinstance(exc, openai.APITimeoutError | TimeoutError):
         return Failure(TIMEOUT, f"did not finish answering within the {timeout:g} s deadline")
@@ -99,7 +108,7 @@ def classify(exc: BaseException, *, timeout: float, secrets: Iterable[str] = ())
         detail = f"{status} {_phrase(status)}"
         said = _blank(_server_message(exc.body), secrets)
         if said:
-            detail += f" ({_shorten(said)})"
+            detail += f" ({clip(said, 300, squash=True)})"
         if status == 429:
             headers = dict(exc.response.headers)
             return Failure(RATE_LIMITED, detail, status, parse_retry_after(headers))
@@ -173,8 +182,3 @@ def _server_message(body: Any) -> str:
             return str(inner.get("message") or inner.get("detail") or inner)
         return str(inner)
     return "" if body is None else str(body)
-
-
-def _shorten(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

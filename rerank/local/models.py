@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rerank.errors import ConfigError
+from rerank.errors import ConfigError, ModelUnavailable
 from rerank.local.server import INSTALL_HINT
 
 __all__ = [
@@ -46,10 +46,6 @@ __all__ = [
 #: The model ``--judge local`` runs unless told otherwise.
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 _CHUNK = 1 << 20
-
-
-class ModelUnavailable(ConfigError):
-    """The model's files are not installed, or they do not have the expected digest."""
 
 
 @dataclass(frozen=True)

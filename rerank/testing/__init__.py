@@ -1,9 +1,12 @@
 """Helpers for testing code that talks to LLM servers (like ``click.testing``).
 
 :mod:`rerank.testing.openai_server` runs a real, scripted OpenAI-compatible server on
-loopback. It lives in the package, not in a conftest, so that any test module can import it.
+loopback; :mod:`rerank.testing.backend` answers the same scripted messages in this process,
+for tests that need no socket. They live in the package, not in a conftest, so that any
+test module can import them.
 """
 
+from rerank.testing.backend import ScriptedBackend
 from rerank.testing.openai_server import (
     Delay,
     ErrorReply,
@@ -25,6 +28,7 @@ __all__ = [
     "RawReply",
     "RecordedRequest",
     "Reply",
+    "ScriptedBackend",
     "ToolCall",
     "openai_server_fixture",
     "refusing_endpoint",

@@ -393,11 +393,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "GET" and path == "/health":
             return _json(200, {"status": "ok"})
         if self.command == "GET" and path == "/v1/models":
-            data = [
+            models = [
                 {"id": m, "object": "model", "created": 0, "owned_by": "rerank.testing"}
                 for m in server.models
             ]
-            return _json(200, {"object": "list", "data": data})
+            return _json(200, {"object": "list", "data": models})
         if self.command == "POST" and path == "/v1/chat/completions":
             if not isinstance(request.body, dict):
                 return _json(400, _error_body(400, "the request body is not a JSON object"))

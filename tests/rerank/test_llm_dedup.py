@@ -91,7 +91,7 @@ def test_requests_equal_the_distinct_cluster_pairs(server):
     assert sum(v.cost.calls for v in verdicts) == 2
     assert [v.winner for v in verdicts] == ["tie" if REPS[a] == REPS[b] else "b"
                                             for a, b in ALL_PAIRS]  # fmt: skip
-    assert sum(v.judge.endswith(":dedup") for v in verdicts) == 8
+    assert sum(v.via == "dedup" for v in verdicts) == 8
 
 
 def test_the_representatives_are_shown_in_the_same_order(server):
@@ -108,7 +108,12 @@ def test_the_representatives_are_shown_in_the_same_order(server):
 def test_a_pair_in_one_cluster_is_a_tie_without_a_request(server):
     """Same final answer: an explicit tie saying why, costing nothing, no request."""
     (verdict,) = compare_all(make_judge(server.base_url), [(1, 3)])
-    assert (verdict.winner, verdict.judge, verdict.cost.calls) == ("tie", "llm:math:dedup", 0)
+    assert (verdict.winner, verdict.judge, verdict.via, verdict.cost.calls) == (
+        "tie",
+        "llm:math",
+        "dedup",
+        0,
+    )
     assert "equivalent: same final answer" in verdict.reason
     assert server.chat_requests == []
 
@@ -128,7 +133,7 @@ def test_dedup_false_asks_every_pair(server):
     server.default = verdict_reply()
     verdicts = compare_all(make_judge(server.base_url, dedup="false"), ALL_PAIRS)
     assert len(server.chat_requests) == len(ALL_PAIRS) == 10
-    assert not any(v.judge.endswith(":dedup") for v in verdicts)
+    assert not any(v.via == "dedup" for v in verdicts)
 
 
 def test_the_option_is_read_from_a_judge_spec(server):
@@ -162,7 +167,7 @@ def test_concurrent_comparisons_of_one_cluster_pair_make_one_request(server):
     assert len(server.chat_requests) == 1
     assert [v.winner for v in verdicts] == ["a"] * 4
     assert sorted(v.cost.calls for v in verdicts) == [0, 0, 0, 1]
-    assert sum(v.judge.endswith(":dedup") for v in verdicts) == 3
+    assert sum(v.via == "dedup" for v in verdicts) == 3
 
 
 def test_a_signature_with_other_hard_evidence_is_not_merged(server):
@@ -208,4 +213,4 @@ def test_code_behaviour_clusters_are_not_merged(server):
     )
     (verdict,) = compare_all(make_judge(server.base_url, scripted("code", code)), [(0, 1)], item)
     assert len(server.chat_requests) == 1
-    assert not verdict.judge.endswith(":dedup")
+    assert verdict.via != "dedup"

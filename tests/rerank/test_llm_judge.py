@@ -376,7 +376,7 @@ def test_a_cached_verdict_costs_no_request(server, tmp_path):
         first.reason,
         first.evidence,
     )
-    assert again.cost.calls == 0 and again.judge == "llm:math:cached"
+    assert again.cost.calls == 0 and (again.judge, again.via) == ("llm:math", "cache")
     assert swapped.winner == "a" and swapped.cost.calls == 1
 
 
@@ -503,7 +503,8 @@ def test_spec_options_arrive_as_strings_and_are_read(server):
     judge = create_judge(
         "llm:max_steps=2,short_circuit=false,cache=false,temperature=0.5", base_url=server.base_url
     )
-    assert (judge.max_steps, judge.short_circuit, judge.temperature) == (2, False, 0.5)
+    options = judge.options
+    assert (options.max_steps, options.short_circuit, options.temperature) == (2, False, 0.5)
     assert judge.spec == "llm:max_steps=2,short_circuit=false,cache=false,temperature=0.5"
 
 

@@ -84,7 +84,7 @@ def test_own_answer_decides_pairs_with_one_request_per_item(server) -> None:
     first, second, third = run(go())
     assert len(server.chat_requests) == 1  # one solve for three concurrent comparisons
     assert (first.winner, second.winner, third.winner) == ("a", "b", "b")
-    assert first.judge == "llm:math:own-answer" and first.evidence == ("own-answer",)
+    assert (first.judge, first.via, first.evidence) == ("llm:math", "own-answer", ("own-answer",))
     assert "(7)" in first.reason
     # The request's cost is carried by exactly one verdict.
     assert sum(v.cost.calls for v in (first, second, third)) == 1

@@ -1,9 +1,12 @@
 """The skill-driven LLM judge.
 
-``judge`` (:class:`LLMJudge`), with its collaborators: ``prompt`` (what the model is shown),
-``loop`` (the tool loop), ``tools`` (the tools a skill grants), ``parse`` (the verdict in the
-reply), ``dedup`` (identical candidates judged once), ``solve`` (the solve-first answer of
-compact skills) and ``local`` (the judge on an embedded llama.cpp server).
+``judge`` (:class:`LLMJudge`), with its collaborators: ``options`` (the typed options of
+the model judges), ``question`` (the prepared item and the cache key of a question),
+``prompt`` (what the model is shown), ``loop`` (the tool loop), ``tools`` (the tools a skill
+grants), ``parse`` (the verdict in the reply), ``dedup`` (equivalent candidates judged
+once), ``solve`` (the solve-first answer of compact skills) and ``local`` (the judge on an
+embedded llama.cpp server). Each collaborator gets what it uses (a callable, the chat
+backend), not the judge.
 
 Importing this package does not import the openai client; the judge classes load on first
 use.

@@ -13,35 +13,32 @@ candidate stands for its cluster through the lowest index in it, its *representa
   display order, asked once per item and cluster pair. Concurrent comparisons of the same
   cluster pair wait for one request; later ones reuse its verdict at no cost.
 
-Verdicts reached this way without a request are named ``<judge>:dedup`` (as a cached verdict
-is named ``<judge>:cached``); the run counts them as ``deduplicated``. The question asked for
+Verdicts reached this way without a request say ``via="dedup"`` (as a cached verdict says
+``via="cache"``); the run counts them as ``deduplicated``. The question asked for
 ``(rep(a), rep(b))`` carries its cost as usual; a verdict handed to another pair than the
 representatives says so at the end of its reason. An invalid verdict is handed to the
 comparisons already waiting for it, but is not kept: a later comparison asks again.
+
+The judge hands :class:`ClusterDedup` its own question without deduplication (``ask``), so
+the representatives' question never comes back here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
-from rerank.items import Item
 from rerank.judges.base import Cost, Verdict
-from rerank.judges.evidence import Standing, _item_key
+from rerank.judges.evidence import Standing, item_key
+from rerank.judges.llm.question import Prepared
+from rerank.memo import LRU, SingleFlight
 
-if TYPE_CHECKING:
-    from rerank.judges.llm.judge import LLMJudge, _Ready
+__all__ = ["SIGNATURE_VERIFIERS", "Ask", "ClusterDedup", "cluster_keys", "representatives"]
 
-__all__ = ["DEDUP_SUFFIX", "ClusterDedup", "cluster_keys", "representatives"]
-
-#: Ends the ``judge`` name of a verdict that dedup reached without a request.
-DEDUP_SUFFIX = ":dedup"
-# Set inside the judge's own comparison of two representatives, so that it is not
-# deduplicated again (it would wait for itself).
-_INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("rerank_dedup", default=False)
+#: The judge's question on a pair, without deduplication: ``await ask(prepared, a, b)``.
+Ask = Callable[[Prepared, int, int], Awaitable[Verdict]]
+#: Cluster pairs remembered per item: more than any item has.
+_PAIRS_PER_ITEM = 1 << 16
 
 
 def _normalized(text: str) -> str:
@@ -50,9 +47,9 @@ def _normalized(text: str) -> str:
 
 #: Verifiers whose signatures make candidates equivalent for deduplication. Math only: a
 #: final answer decides a math solution's correctness, while code behaviour clusters come
-#: from the few probe inputs a prompt gives, and on HumanEval+ 18% of same-cluster pairs
-#: mixed a correct and a wrong program (benchmarks/judge_calls.py: deduplicating them cost
-#: knockout 0.10 accuracy). Code candidates are deduplicated by identical text only.
+#: from the few probe inputs a prompt gives, and too often mix a correct and a wrong program
+#: (docs/benchmarks.md, "Judge calls per item (benchmark 2)", has the measurement). Code
+#: candidates are deduplicated by identical text only.
 SIGNATURE_VERIFIERS = ("math",)
 
 
@@ -90,71 +87,65 @@ def representatives(texts: list[str], standings: list[Standing]) -> list[int]:
     return [first.setdefault(key, i) for i, key in enumerate(cluster_keys(texts, standings))]
 
 
-def _forget_failed(
-    pairs: dict[tuple[int, int], asyncio.Future[Verdict]],
-    key: tuple[int, int],
-    done: asyncio.Future[Verdict],
-) -> None:
-    """Drop a question that failed or gave an invalid verdict: a later comparison asks again."""
-    failed = done.cancelled() or done.exception() is not None  # retrieves the exception
-    if (failed or done.result().winner == "invalid") and pairs.get(key) is done:
-        del pairs[key]
+class _Invalid(Exception):
+    """An invalid verdict, raised out of the memo so that it is not remembered (the memo's
+    rule: a failure is never remembered) and handed to the comparisons that waited for it."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.reason)
+        self.verdict = verdict
 
 
 class ClusterDedup:
-    """One judge's per-item memo of verdicts between cluster representatives."""
+    """One judge's per-item memo of verdicts between cluster representatives.
+
+    Parameters
+    ----------
+    ask : the judge's question on a pair without deduplication (:data:`Ask`).
+    judge : the judge's name, for the ties within a cluster (``llm``, ``local``).
+    """
 
     #: Items whose verdicts stay in memory (as many as the evidence judge keeps).
     cache_size = 4096
 
-    def __init__(self, judge: LLMJudge) -> None:
+    def __init__(self, ask: Ask, *, judge: str) -> None:
+        self.ask = ask
         self.judge = judge
-        self._memo: OrderedDict[str, dict[tuple[int, int], asyncio.Future[Verdict]]] = OrderedDict()
+        self._items: LRU[str, SingleFlight[tuple[int, int], Verdict]] = LRU(self.cache_size)
 
-    @staticmethod
-    def active() -> bool:
-        """Whether this comparison is deduplication's own question (not to be deduplicated)."""
-        return _INSIDE.get()
-
-    async def compare(self, item: Item, ready: _Ready, a: int, b: int) -> Verdict:
+    async def compare(self, prepared: Prepared, a: int, b: int) -> Verdict:
         """``a`` against ``b`` through their representatives; see the module docstring."""
-        texts = [c.text for c in ready.view.candidates]
-        reps = representatives(texts, ready.standings)
+        texts = [c.text for c in prepared.view.candidates]
+        reps = representatives(texts, prepared.standings)
         ra, rb = reps[a], reps[b]
         if ra == rb:
-            return self._tie(ready, a, b, ra)
-        pairs = self._pairs(ready.view)
-        future = pairs.get((ra, rb))
-        reused = future is not None
-        if future is None:
-            token = _INSIDE.set(True)
-            try:  # a task, so a cancelled first caller does not cancel those waiting with it
-                future = asyncio.ensure_future(self.judge.compare(item, ra, rb))
-            finally:
-                _INSIDE.reset(token)
-            pairs[(ra, rb)] = future
-            future.add_done_callback(lambda done: _forget_failed(pairs, (ra, rb), done))
-        verdict = await asyncio.shield(future)
+            return self._tie(prepared, a, b, ra)
+        pairs = self._items.get_or_compute(
+            item_key(prepared.view), lambda: SingleFlight(_PAIRS_PER_ITEM)
+        )
+        asked = False
+
+        async def ask() -> Verdict:
+            nonlocal asked
+            asked = True  # runs only for the comparison that starts the question
+            verdict = await self.ask(prepared, ra, rb)
+            if verdict.winner == "invalid":
+                raise _Invalid(verdict)
+            return verdict
+
+        try:
+            verdict, _ = await pairs.get((ra, rb), ask)
+        except _Invalid as invalid:
+            verdict = invalid.verdict
         if (a, b) != (ra, rb):
             note = f"[asked as representatives {ra} and {rb}]"
             verdict = replace(verdict, reason=f"{verdict.reason} {note}".strip())
-        if reused:
-            verdict = replace(verdict, cost=Cost(), judge=verdict.judge + DEDUP_SUFFIX)
+        if not asked:
+            verdict = replace(verdict, cost=Cost(), via="dedup")
         return verdict
 
-    def _pairs(self, view: Item) -> dict[tuple[int, int], asyncio.Future[Verdict]]:
-        key = _item_key(view)
-        pairs = self._memo.get(key)
-        if pairs is None:
-            pairs = self._memo[key] = {}
-            while len(self._memo) > self.cache_size:
-                self._memo.popitem(last=False)
-        else:
-            self._memo.move_to_end(key)
-        return pairs
-
-    def _tie(self, ready: _Ready, a: int, b: int, rep: int) -> Verdict:
-        evidence = ready.standings[a].evidence
+    def _tie(self, prepared: Prepared, a: int, b: int, rep: int) -> Verdict:
+        evidence = prepared.standings[a].evidence
         if (
             evidence is not None
             and evidence.signature is not None
@@ -167,5 +158,6 @@ class ClusterDedup:
             "tie",
             reason=f"equivalent: same {same}; {a} and {b} are one cluster (candidate {rep}), "
             "compared once, no LLM call",
-            judge=f"{self.judge.name}:{ready.skill.name}{DEDUP_SUFFIX}",
+            judge=f"{self.judge}:{prepared.skill.name}",
+            via="dedup",
         )

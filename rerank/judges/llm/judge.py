@@ -7,12 +7,14 @@ For each comparison :class:`LLMJudge`
    kind, or the one forced with ``skill=``);
 2. returns the evidence's verdict when hard evidence decides the pair (``short_circuit``,
    on by default): no request is made;
-3. returns a cached verdict when the same question was answered before: no request;
-4. otherwise runs the skill's conversation (:func:`~rerank.judges.llm.loop.converse`):
+3. compares equivalent candidates once (``dedup``, :mod:`~rerank.judges.llm.dedup`);
+4. returns a cached verdict when the same question was answered before: no request;
+5. otherwise runs the skill's conversation (:func:`~rerank.judges.llm.loop.converse`):
    the skill prefix as the system message, the item with candidates A (= ``a``) and
    B (= ``b``) and their evidence, tools, a forced final answer, a text re-ask;
-5. binds the verdict to evidence: cited ids that exist nowhere are kept and flagged.
+6. binds the verdict to evidence: cited ids that exist nowhere are kept and flagged.
 
+Every verdict says how it was reached (``via``: model, cache, dedup, evidence, own-answer).
 The judge only ever sees what the selector hands it (``item.public()``: no labels), and of
 that the reference only when the item exposes it and the skill grants it.
 """
@@ -21,68 +23,30 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import logging
 import re
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rerank.errors import RequestRejectedError
 from rerank.items import Item
-from rerank.judges.base import BaseJudge, Cost, Score, Verdict, register_judge
-from rerank.judges.evidence import EvidenceJudge, Standing
+from rerank.judges.base import BaseJudge, Cost, Score, Verdict, Via, register_judge
+from rerank.judges.evidence import EvidenceJudge
 from rerank.judges.llm.dedup import ClusterDedup
 from rerank.judges.llm.loop import LoopResult, converse
+from rerank.judges.llm.options import LLMOptions, ModelOptions
 from rerank.judges.llm.parse import unknown_evidence
 from rerank.judges.llm.prompt import Shown, user_message
+from rerank.judges.llm.question import PROTOCOL, Prepared, question_key
 from rerank.judges.llm.solve import OwnAnswers, own_answer_note, own_answer_verdict
 from rerank.judges.llm.tools import ToolBox, ToolContext
-from rerank.llm import ChatResult, EndpointPool, NullCache, Usage, VerdictCache
+from rerank.llm import ChatBackend, ChatResult, EndpointPool, NullCache, Usage, VerdictCache
 from rerank.skills import GATED, Skill, SkillRegistry, render
 from tournaments import combine_orders
 
-__all__ = ["PROTOCOL", "LLMJudge", "both_orders_verdict"]
+__all__ = ["PROTOCOL", "LLMJudge", "Prepared", "both_orders_verdict", "small_model", "take_cache"]
 
 log = logging.getLogger(__name__)
-
-#: Part of every cache key: bump it when the messages or the way replies are read change.
-PROTOCOL = 1
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-def _flag(value: bool | str, name: str) -> bool:
-    """A boolean option, also as a spec gives it (``short_circuit=false``)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValueError(f"{name} must be true or false, not {value!r}")
-
-
-def _number(value: Any, name: str, kind: type, minimum: float) -> Any:
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, not {value!r}") from None
-    if number < minimum:
-        raise ValueError(f"{name} must be at least {minimum:g}, not {value!r}")
-    return number
-
-
-def _open_cache(cache: Any) -> VerdictCache | NullCache:
-    """``None``/``True``: the default file; ``False``: none; a path; or a cache object."""
-    if isinstance(cache, VerdictCache | NullCache):
-        return cache
-    if cache is None or cache is True or (isinstance(cache, str) and cache.lower() in _TRUE):
-        return VerdictCache()
-    if cache is False or (isinstance(cache, str) and cache.strip().lower() in _FALSE + ("none",)):
-        return NullCache()
-    if isinstance(cache, str | Path):
-        return VerdictCache(cache)
-    raise ValueError(f"cache must be a path, true or false, not {cache!r}")
-
 
 _SIZE = re.compile(r"(?<![0-9.])(\d+(?:\.\d+)?)\s*([bm])(?![a-z])", re.IGNORECASE)
 #: Models up to this many billion parameters get the compact form under ``compact=auto``.
@@ -92,6 +56,16 @@ SMALL_MODEL_BILLIONS = 3.0
 def small_model(name: str | None) -> bool:
     """Whether a model id names a small model (``...-1.5B-...``, ``SmolLM2-135M``).
 
+    Parameters
+    ----------
+    name : a model id (the part after the last ``/`` is read), or None.
+
+    Returns
+    -------
+    bool, true for at most :data:`SMALL_MODEL_BILLIONS` billion parameters by the id.
+
+    Examples
+    --------
     >>> [small_model(m) for m in ("Qwen2.5-Coder-1.5B-Instruct", "smollm2-135m", "Qwen3-8B")]
     [True, True, False]
     >>> small_model("gpt-4o")
@@ -106,26 +80,19 @@ def small_model(name: str | None) -> bool:
     return bool(sizes) and max(sizes) <= SMALL_MODEL_BILLIONS
 
 
-def _compact(value: Any) -> bool | None:
-    """True, False, or None for "auto" (decided by the model's size once it is known)."""
-    if value == "auto":
-        return None
-    return _flag(value, "compact")
+def _open_cache(option: bool | str) -> VerdictCache | NullCache:
+    """The cache an option names: True the default file, False none, else a path."""
+    if option is True:
+        return VerdictCache()
+    if option is False:
+        return NullCache()
+    return VerdictCache(option)
 
 
 @dataclass(frozen=True)
-class _Ready:
-    """An item prepared for judging: its skill, what the skill may see, its evidence."""
-
-    skill: Skill
-    view: Item
-    kind: str
-    standings: list[Standing]
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """A judgement before it becomes a Verdict or a Score (what the cache stores)."""
+class _Judgement:
+    """What the model decided, before it becomes a Verdict or a Score (what the cache
+    stores)."""
 
     winner: str  # a | b | tie | invalid (pairwise); valid | invalid (pointwise)
     score: float | None
@@ -139,16 +106,29 @@ class _Outcome:
         return {**asdict(self), "evidence": list(self.evidence), "flags": list(self.flags)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> _Outcome:
+    def from_dict(cls, data: dict[str, Any]) -> _Judgement:
         return cls(**{**data, "evidence": tuple(data["evidence"]), "flags": tuple(data["flags"])})
 
 
 def both_orders_verdict(forward: Verdict, backward: Verdict) -> Verdict:
-    """One verdict from ``forward`` (a shown first) and ``backward`` (b shown first, its
-    winner relative to (b, a)), by :func:`tournaments.combine_orders`: kept when both name
-    the same candidate, a tie when they disagree (the display order decided), invalid when
-    either is. Costs add up; the reason says which case it was.
+    """One verdict from both display orders of one question.
 
+    Combined by :func:`tournaments.combine_orders`: kept when both name the same
+    candidate, a tie when they disagree (the display order decided), invalid when either
+    is. Costs add up; the reason says which case it was; ``judge`` and ``via`` are the
+    forward verdict's.
+
+    Parameters
+    ----------
+    forward : the verdict with ``a`` shown first.
+    backward : the verdict with ``b`` shown first, its winner relative to ``(b, a)``.
+
+    Returns
+    -------
+    Verdict relative to ``(a, b)``.
+
+    Examples
+    --------
     >>> a_first = Verdict("a", reason="A is right")
     >>> both_orders_verdict(a_first, Verdict("b", reason="B is right")).winner
     'a'
@@ -182,6 +162,7 @@ def both_orders_verdict(forward: Verdict, backward: Verdict) -> Verdict:
         judge=forward.judge,
         cost=forward.cost + backward.cost,
         flags=tuple(dict.fromkeys((*forward.flags, *backward.flags))),
+        via=forward.via,
     )
 
 
@@ -198,100 +179,107 @@ def _gated(item: Item, skill: Skill) -> Item:
 class LLMJudge(BaseJudge):
     """A judge that executes a skill with an LLM; see the module docstring.
 
-    ``base_url`` is one URL, several separated by commas, or a list; ``api_key`` defaults
-    to ``$RERANK_API_KEY`` / ``$OPENAI_API_KEY`` and is never logged or recorded.
-    ``skill`` forces one skill for every item; ``skills_dirs`` adds skill folders.
-    ``max_steps`` bounds the tool loop (then one forced final answer and one text re-ask).
-    ``cache``: ``None`` the default file, a path, or ``False`` for none. ``compact``
-    (``"auto"``, true, false) sends the compact form of the skill; ``"auto"`` sends it to
-    small models (:func:`small_model`: at most 3B parameters by the model id). ``swap``
-    (``"auto"``, true, false) asks a question the model must answer in both display orders
-    and keeps a verdict only when the two agree (:func:`both_orders_verdict`); ``"auto"``
-    does so for compact questions, whose small models tend to name whichever response
-    comes first. ``pool``, ``evidence`` and ``registry`` replace the parts the judge would
-    build (for sharing them, and for tests).
+    Every option may be given as a value or as the string a spec gives
+    (``--judge llm:max_steps=4,short_circuit=false``); they become :class:`LLMOptions`
+    once, when the judge is built, and a bad one is a ``ConfigError`` naming it.
 
-    Every option may be given as a string, as a judge spec gives it
-    (``--judge llm:max_steps=4,short_circuit=false``).
+    Parameters
+    ----------
+    base_url : one URL, several separated by commas, or a list (positional, first).
+    model : the model id (positional, second); default: the first one the server lists.
+    api_key : default ``$RERANK_API_KEY``, else ``$OPENAI_API_KEY``; never logged or
+        recorded.
+    skill : one skill for every item (default: by task kind).
+    skills_dirs : more skill folders (a list, or one string of ``:``-separated folders).
+    short_circuit : return the evidence's verdict when hard evidence decides (default on).
+    dedup : compare equivalent candidates once (default on; :mod:`.dedup`).
+    max_steps : tool-calling steps before one forced final answer and one text re-ask
+        (default 6).
+    temperature : sampling temperature (default 0).
+    max_tokens : per model call (default 2048; ``None``: no limit).
+    timeout : seconds per whole request (default 120).
+    concurrency : requests in flight per endpoint: one number, or one per URL (default 8).
+    retries : rounds over the endpoints after the first (default 4).
+    enable_thinking : let a thinking model think (default off).
+    cache : the verdict cache: a path, ``True``/``None`` the default file, ``False`` none,
+        or a :class:`~rerank.llm.VerdictCache` / :class:`~rerank.llm.NullCache`.
+    compact : send the compact form of the skill: true, false or ``"auto"`` (default:
+        for small models, :func:`small_model`).
+    swap : ask each question in both display orders and keep a verdict only when the two
+        agree (:func:`both_orders_verdict`): true, false or ``"auto"`` (default: for
+        compact questions, whose small models tend to name whichever response comes first).
+    options : all options at once (the keywords above then apply on top).
+    pool : the :class:`~rerank.llm.ChatBackend` to ask, instead of an
+        :class:`~rerank.llm.EndpointPool` built from the options (for sharing, and tests).
+    evidence : the :class:`~rerank.judges.EvidenceJudge` to build on (shared, or one that
+        runs code candidates elsewhere).
+    registry : the skills (default: built-in ones and ``skills_dirs``).
     """
+
+    Options: ClassVar[type[ModelOptions]] = LLMOptions
+    options: ModelOptions
+    protocol = PROTOCOL
 
     def __init__(
         self,
-        base_url: str | list[str] | None = None,
-        model: str | None = None,
-        *,
-        api_key: str | None = None,
-        skill: str | None = None,
-        skills_dirs: tuple[str, ...] | list[str] | str = (),
-        short_circuit: bool | str = True,
-        dedup: bool | str = True,
-        max_steps: int | str = 6,
-        temperature: float | str = 0.0,
-        max_tokens: int | str | None = 2048,
-        timeout: float | str = 120.0,
-        concurrency: int | str | list[int] = 8,
-        retries: int | str = 4,
-        enable_thinking: bool | str = False,
-        cache: Any = None,
-        compact: bool | str = "auto",
-        swap: bool | str = "auto",
-        pool: EndpointPool | None = None,
+        *args: Any,
+        options: LLMOptions | None = None,
+        pool: ChatBackend | None = None,
         evidence: EvidenceJudge | None = None,
         registry: SkillRegistry | None = None,
+        **values: Any,
     ) -> None:
-        self.short_circuit = _flag(short_circuit, "short_circuit")
-        self.dedup = ClusterDedup(self) if _flag(dedup, "dedup") else None
-        self.max_steps = _number(max_steps, "max_steps", int, 0)
-        self.temperature = _number(temperature, "temperature", float, 0)
-        self.max_tokens = (
-            None if max_tokens in (None, "none") else _number(max_tokens, "max_tokens", int, 1)
-        )
-        self.enable_thinking = _flag(enable_thinking, "enable_thinking")
-        self.compact = _compact(compact)
-        self.swap = None if swap == "auto" else _flag(swap, "swap")
-        if isinstance(skills_dirs, str):
-            skills_dirs = [d for d in skills_dirs.split(":") if d]
-        self.registry = registry or SkillRegistry.from_dirs(skills_dirs)
-        self.skill_name = skill
-        if skill is not None:
-            self.registry.get(skill)  # an unknown name fails now, listing the others
+        store = take_cache(values)
+        given = LLMOptions.build(options, args, values, judge=self.name)
         if pool is None:
-            if isinstance(concurrency, str):
-                concurrency = _number(concurrency, "concurrency", int, 1)
             pool = EndpointPool(
-                base_url if base_url is not None else [],
-                model,
-                api_key=api_key,
-                concurrency=concurrency,
-                timeout=_number(timeout, "timeout", float, 0.001),
-                retries=_number(retries, "retries", int, 0),
-                enable_thinking=self.enable_thinking,
+                list(given.base_url),
+                given.model,
+                api_key=given.api_key,
+                concurrency=given.concurrency,
+                timeout=given.timeout,
+                retries=given.retries,
+                enable_thinking=given.enable_thinking,
             )
+        self._start(given, pool, evidence, registry, store)
+
+    def _start(
+        self,
+        options: ModelOptions,
+        pool: ChatBackend,
+        evidence: EvidenceJudge | None,
+        registry: SkillRegistry | None,
+        store: VerdictCache | NullCache | None,
+    ) -> None:
+        """Set up the judge on its options and collaborators (shared with the local judge)."""
+        self.use_options(options)
+        self.registry = registry or SkillRegistry.from_dirs(list(options.skills_dirs))
+        if options.skill is not None:
+            self.registry.get(options.skill)  # an unknown name fails now, listing the others
         self.pool = pool
-        self.enable_thinking = pool.enable_thinking  # a given pool decides (it sends it)
         self.evidence = evidence or EvidenceJudge()
-        self._cache_option = cache
+        self._given_cache = store  # a cache object given in place of the option
         self._cache: VerdictCache | NullCache | None = None
         self._tools_supported = True
         self._prefixes: dict[tuple[str, bool], str] = {}
-        self.own_answers = OwnAnswers(self)
-        self.spec = "llm" if model is None else f"llm:model={model}"
-
-    protocol = PROTOCOL
+        self.dedup = ClusterDedup(self._undeduplicated, judge=self.name) if options.dedup else None
+        self.own_answers = OwnAnswers(
+            pool, lambda: self.cache, self.evidence.assess, temperature=options.temperature
+        )
 
     # -- parts --------------------------------------------------------------------------
 
     async def use_compact(self) -> bool:
         """Whether this judge sends compact skills (``compact=auto``: by the model's size)."""
-        if self.compact is None:
+        if self.options.compact is None:
             return small_model(await self.pool.resolve_model())
-        return self.compact
+        return self.options.compact
 
     @property
     def cache(self) -> VerdictCache | NullCache:
         """The verdict cache, opened on first use (a run the evidence decides opens none)."""
         if self._cache is None:
-            self._cache = _open_cache(self._cache_option)
+            self._cache = self._given_cache or _open_cache(self.options.cache)
         return self._cache
 
     def prefix(self, skill: Skill, compact: bool = False) -> str:
@@ -301,18 +289,18 @@ class LLMJudge(BaseJudge):
             self._prefixes[key] = render(skill, compact=compact)
         return self._prefixes[key]
 
-    async def prepare(self, item: Item) -> _Ready:
+    async def prepare(self, item: Item) -> Prepared:
         """Route ``item`` to its skill, and gather the evidence the skill may see."""
         kind, standings = await self.evidence.assess(item)
         skill = (
-            self.registry.get(self.skill_name)
-            if self.skill_name is not None
+            self.registry.get(self.options.skill)
+            if self.options.skill is not None
             else self.registry.for_kind(kind)
         )
         view = _gated(item, skill)
         if view is not item:  # the reference is withheld, and so are its checks
             kind, standings = await self.evidence.assess(view)
-        return _Ready(skill, view, kind, standings)
+        return Prepared(skill, view, kind, standings)
 
     # -- judging ------------------------------------------------------------------------
 
@@ -323,116 +311,137 @@ class LLMJudge(BaseJudge):
         one cluster is a tie, other pairs reuse the verdict on their clusters'
         representatives (:mod:`rerank.judges.llm.dedup`).
         """
-        ready = await self.prepare(item)
-        if self.short_circuit:
-            decided = await self.evidence.hard_verdict(ready.view, a, b)
-            if decided is not None:
-                return decided
-        if self.dedup is not None and not self.dedup.active():  # equivalent ones: once
-            return await self.dedup.compare(item, ready, a, b)
+        prepared = await self.prepare(item)
+        if self.dedup is None:
+            return await self._undeduplicated(prepared, a, b)
+        decided = await self._short_circuit(prepared, a, b)
+        if decided is not None:
+            return decided
+        return await self.dedup.compare(prepared, a, b)
+
+    async def _short_circuit(self, prepared: Prepared, a: int, b: int) -> Verdict | None:
+        """The evidence's verdict when hard evidence decides the pair (``short_circuit``)."""
+        if not self.options.short_circuit:
+            return None
+        return await self.evidence.hard_verdict(prepared.view, a, b)
+
+    async def _undeduplicated(self, prepared: Prepared, a: int, b: int) -> Verdict:
+        """The judge's answer on ``(a, b)`` without deduplication: the evidence when it
+        decides, else the model's own answer when it decides, else the model."""
+        decided = await self._short_circuit(prepared, a, b)
+        if decided is not None:
+            return decided
         note, solve_cost = None, Cost()
-        if OwnAnswers.applies(ready, await self.use_compact()):
-            own, first = await self.own_answers.get(ready)
+        if OwnAnswers.applies(prepared, await self.use_compact()):
+            own, first = await self.own_answers.get(prepared)
             solve_cost = own.cost if first else Cost()
-            decided = own_answer_verdict(own, a, b, f"{self.name}:{ready.skill.name}", solve_cost)
+            judge = f"{self.name}:{prepared.skill.name}"
+            decided = own_answer_verdict(own, a, b, judge, solve_cost)
             if decided is not None:
                 return decided
             note = own_answer_note(own)
-        if await self._swaps(ready):  # the two orders concurrently, as --both-orders does
+        if await self._swaps(prepared):  # the two orders concurrently, as --both-orders does
             verdict = both_orders_verdict(
-                *await asyncio.gather(self._ask(ready, a, b, note), self._ask(ready, b, a, note))
+                *await asyncio.gather(
+                    self._ask(prepared, a, b, note), self._ask(prepared, b, a, note)
+                )
             )
         else:
-            verdict = await self._ask(ready, a, b, note)
+            verdict = await self._ask(prepared, a, b, note)
         return replace(verdict, cost=verdict.cost + solve_cost)
 
-    async def _swaps(self, ready: _Ready) -> bool:
+    async def _swaps(self, prepared: Prepared) -> bool:
         """Whether pairwise questions on this item are asked in both display orders."""
-        if self.swap is not None:
-            return self.swap
-        return ready.skill.compact is not None and await self.use_compact()
+        if self.options.swap is not None:
+            return self.options.swap
+        return prepared.skill.compact is not None and await self.use_compact()
 
-    async def _ask(self, ready: _Ready, a: int, b: int, note: str | None) -> Verdict:
+    async def _ask(self, prepared: Prepared, a: int, b: int, note: str | None) -> Verdict:
         """The model's verdict on ``a`` shown as A and ``b`` as B."""
         shown = [
-            Shown(label, ready.view.candidates[i].text, ready.standings[i])
+            Shown(label, prepared.view.candidates[i].text, prepared.standings[i])
             for label, i in (("A", a), ("B", b))
         ]
-        outcome, cost, judge = await self._judge(ready, shown, "pairwise", note=note)
+        judged, cost, via = await self._judge(prepared, shown, "pairwise", note=note)
         return Verdict(
-            outcome.winner,
-            reason=outcome.reason,
-            confidence=outcome.confidence,
-            evidence=outcome.evidence,
-            raw=outcome.raw,
-            judge=judge,
+            judged.winner,
+            reason=judged.reason,
+            confidence=judged.confidence,
+            evidence=judged.evidence,
+            raw=judged.raw,
+            judge=f"{self.name}:{prepared.skill.name}",
             cost=cost,
-            flags=outcome.flags,
+            flags=judged.flags,
+            via=via,
         )
 
     async def score(self, item: Item, index: int) -> Score:
         """Candidate ``index`` on the skill's scale (``value=None`` when invalid)."""
-        ready = await self.prepare(item)
-        shown = [Shown("A", ready.view.candidates[index].text, ready.standings[index])]
-        outcome, cost, judge = await self._judge(ready, shown, "pointwise")
+        prepared = await self.prepare(item)
+        shown = [Shown("A", prepared.view.candidates[index].text, prepared.standings[index])]
+        judged, cost, via = await self._judge(prepared, shown, "pointwise")
         return Score(
-            outcome.score if outcome.winner != "invalid" else None,
-            reason=outcome.reason,
-            flags=outcome.flags,
-            evidence=outcome.evidence,
-            raw=outcome.raw,
-            judge=judge,
+            judged.score if judged.winner != "invalid" else None,
+            reason=judged.reason,
+            flags=judged.flags,
+            evidence=judged.evidence,
+            raw=judged.raw,
+            judge=f"{self.name}:{prepared.skill.name}",
             cost=cost,
+            via=via,
         )
 
     async def _judge(
-        self, ready: _Ready, shown: list[Shown], mode: str, *, note: str | None = None
-    ) -> tuple[_Outcome, Cost, str]:
-        skill = ready.skill
-        judge = f"{self.name}:{skill.name}"
+        self, prepared: Prepared, shown: list[Shown], mode: str, *, note: str | None = None
+    ) -> tuple[_Judgement, Cost, Via]:
+        """The model's judgement of ``shown``, from the cache or a conversation."""
+        skill = prepared.skill
         compact = await self.use_compact() and mode == "pairwise" and skill.compact is not None
         contract = skill.contract[mode]
         tools = None
         if not compact and self._tools_supported:
-            context = ToolContext(ready.view, skill, shown, ready.kind, self.evidence.verifiers)
+            context = ToolContext(
+                prepared.view, skill, shown, prepared.kind, self.evidence.verifiers
+            )
             tools = ToolBox(context, contract)
         system = self.prefix(skill, compact)
         user = user_message(
-            ready.view,
+            prepared.view,
             skill,
             shown,
-            ready.kind,
+            prepared.kind,
             mode=mode,
             tools=tools.names if tools else None,
             note=note,
         )
-        key = self.cache.key(
+        options = self.options
+        key = question_key(
             model=await self.pool.resolve_model(),
-            skill=skill.hash,
-            prompt=ready.view.prompt,
+            skill=skill,
+            prompt=prepared.view.prompt,
             candidates=[s.text for s in shown],
             mode=mode,
-            # The evidence shown depends on the other candidates too (cluster sizes).
-            question=hashlib.sha256(user.encode()).hexdigest(),
+            question=user,
             parameters={
-                "temperature": self.temperature,
-                "max_tokens": self.max_tokens,
-                "max_steps": self.max_steps,
-                "enable_thinking": self.enable_thinking,
+                "temperature": options.temperature,
+                "max_tokens": options.max_tokens,
+                "max_steps": options.max_steps,
+                "enable_thinking": self.pool.enable_thinking,  # a backend sends what it sends
                 "compact": compact,
             },
-            protocol=PROTOCOL,
         )
         cached = self.cache.get(key)
         if cached is not None:
-            return _Outcome.from_dict(cached), Cost(), f"{judge}:cached"
+            return _Judgement.from_dict(cached), Cost(), "cache"
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         spent: list[Usage] = []
-        loop = await self._converse(messages, contract, mode, tools, compact, ready, shown, spent)
-        outcome = self._outcome(loop, mode, skill, shown, tools)
-        if outcome.winner != "invalid":  # a rerun retries what failed; it keeps the rest
-            self.cache.put(key, outcome.to_dict())
-        return outcome, Cost(**asdict(sum(spent, Usage()))), judge
+        loop = await self._converse(
+            messages, contract, mode, tools, compact, prepared, shown, spent
+        )
+        judged = self._judgement(loop, mode, skill, shown, tools)
+        if judged.winner != "invalid":  # a rerun retries what failed; it keeps the rest
+            self.cache.put(key, judged.to_dict())
+        return judged, Cost(**asdict(sum(spent, Usage()))), "model"
 
     async def _converse(
         self,
@@ -441,23 +450,27 @@ class LLMJudge(BaseJudge):
         mode: str,
         tools: ToolBox | None,
         compact: bool,
-        ready: _Ready,
+        prepared: Prepared,
         shown: list[Shown],
         spent: list[Usage],
     ) -> LoopResult:
         """The conversation; ``spent`` gets the usage of every answered call (also of a
         tool conversation abandoned for text)."""
+        options = self.options
 
-        async def chat(messages: list[dict[str, Any]], **options: Any) -> ChatResult:
+        async def chat(messages: list[dict[str, Any]], **sampling: Any) -> ChatResult:
             result = await self.pool.chat(
-                messages, temperature=self.temperature, max_tokens=self.max_tokens, **options
+                messages,
+                temperature=options.temperature,
+                max_tokens=options.max_tokens,
+                **sampling,
             )
             spent.append(result.usage)
             return result
 
         run = functools.partial(converse, chat, contract=contract, mode=mode, lines=compact)
         try:
-            return await run(messages, tools=tools, max_steps=self.max_steps)
+            return await run(messages, tools=tools, max_steps=options.max_steps)
         except RequestRejectedError as exc:
             if tools is None or "tool" not in str(exc).lower():
                 raise
@@ -465,15 +478,17 @@ class LLMJudge(BaseJudge):
             # ask for the verdict as text from now on.
             log.warning("%s; asking for verdicts as text from now on", exc)
             self._tools_supported = False
-        user = user_message(ready.view, ready.skill, shown, ready.kind, mode=mode, tools=None)
+        user = user_message(
+            prepared.view, prepared.skill, shown, prepared.kind, mode=mode, tools=None
+        )
         return await run([messages[0], {"role": "user", "content": user}], tools=None, max_steps=0)
 
-    def _outcome(
+    def _judgement(
         self, loop: LoopResult, mode: str, skill: Skill, shown: list[Shown], tools: ToolBox | None
-    ) -> _Outcome:
+    ) -> _Judgement:
         decision = loop.decision
         if decision is None:
-            return _Outcome("invalid", None, loop.problem, None, (), loop.raw, ())
+            return _Judgement("invalid", None, loop.problem, None, (), loop.raw, ())
         known = set(skill.citable_ids)
         for one in shown:
             if one.standing.evidence is not None:
@@ -486,7 +501,7 @@ class LLMJudge(BaseJudge):
         reason = decision.reason or f"the reply gave no reason (verdict read from a {decision.via})"
         winner = decision.winner if mode == "pairwise" else "valid"
         assert winner is not None
-        return _Outcome(
+        return _Judgement(
             winner, decision.score, reason, decision.confidence, decision.evidence,
             decision.raw, flags,
         )  # fmt: skip
@@ -496,21 +511,29 @@ class LLMJudge(BaseJudge):
     async def explain(self, item: Item) -> dict[str, Any]:
         """The task kind, the skill (name, version, hash), the model and the evidence, for
         the trace."""
-        ready = await self.prepare(item)
-        found = await self.evidence.explain(ready.view)
+        prepared = await self.prepare(item)
+        found = await self.evidence.explain(prepared.view)
         return {
             "task_kind": found["task_kind"],
-            "skill": ready.skill.name,
-            "skill_version": ready.skill.version,
-            "skill_hash": ready.skill.hash,
+            "skill": prepared.skill.name,
+            "skill_version": prepared.skill.version,
+            "skill_hash": prepared.skill.hash,
             "model": self.pool.model,
             "evidence": found["evidence"],
         }
 
     async def aclose(self) -> None:
-        """Close the endpoint pool and the cache."""
+        """Close the backend, the cache and the evidence judge."""
         await self.pool.aclose()
         if self._cache is not None:
             self._cache.close()
             self._cache = None
         await self.evidence.aclose()
+
+
+def take_cache(values: dict[str, Any]) -> VerdictCache | NullCache | None:
+    """Take a cache object given as ``cache=`` out of a model judge's keyword arguments
+    ``values``: it is a collaborator, not an option (a path or a flag stays there)."""
+    if isinstance(values.get("cache"), VerdictCache | NullCache):
+        return values.pop("cache")
+    return None

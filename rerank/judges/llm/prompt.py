@@ -19,6 +19,7 @@ from typing import Any
 from rerank.items import Item
 from rerank.judges.evidence import Standing
 from rerank.skills import GATED, Skill
+from rerank.text import clip
 
 __all__ = [
     "Shown",
@@ -52,15 +53,11 @@ def gated_resources(item: Item, skill: Skill) -> dict[str, Any]:
     return {k: v for k, v in item.task.resources.items() if k not in GATED or k in skill.grants}
 
 
-def _clip(text: str, limit: int) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _resource_text(value: Any) -> str:
     if isinstance(value, str):
-        return _clip(value, RESOURCE_CHARS)
-    return _clip(json.dumps(value, ensure_ascii=False, indent=1, default=repr), RESOURCE_CHARS)
+        return clip(value, RESOURCE_CHARS, strip=True)
+    text = json.dumps(value, ensure_ascii=False, indent=1, default=repr)
+    return clip(text, RESOURCE_CHARS, strip=True)
 
 
 def evidence_lines(shown: Shown, kind: str, n: int, *, limit: int = MAX_CHECK_LINES) -> list[str]:
@@ -73,7 +70,7 @@ def evidence_lines(shown: Shown, kind: str, n: int, *, limit: int = MAX_CHECK_LI
         return [head + "no evidence (no verifier applies)"]
     lines = [head + standing.describe()]
     for check in evidence.checks[:limit]:
-        detail = f": {_clip(check.detail, DETAIL_CHARS)}" if check.detail else ""
+        detail = f": {clip(check.detail, DETAIL_CHARS, strip=True)}" if check.detail else ""
         kind_of = "hard" if check.hard else "soft"
         lines.append(f"- `{check.id}` {check.status} ({kind_of}){detail}")
     if len(evidence.checks) > limit:
@@ -82,7 +79,7 @@ def evidence_lines(shown: Shown, kind: str, n: int, *, limit: int = MAX_CHECK_LI
     if evidence.signature is not None:
         lines.append(f"- {cluster}: shared by {standing.consensus} of {n} candidates")
     for note in evidence.notes:
-        lines.append(f"- note: {_clip(note, DETAIL_CHARS)}")
+        lines.append(f"- note: {clip(note, DETAIL_CHARS, strip=True)}")
     return lines
 
 

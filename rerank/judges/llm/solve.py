@@ -11,30 +11,39 @@ decides the pair without another call; otherwise the pairwise question is asked 
 model's answer in front of it.
 
 The own answer is a *soft* resource: it comes from a small model, not from a label. The
-verdict names it (``judge=<name>:<skill>:own-answer``, evidence ``own-answer``) so that a
-report can tell these verdicts apart.
+verdict says so (``via="own-answer"``, evidence ``own-answer``) so that a report can tell
+these verdicts apart.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING
 
+from rerank.items import Item
 from rerank.judges.base import Cost, Verdict
+from rerank.judges.evidence import Standing
+from rerank.judges.llm.question import Prepared, question_key
+from rerank.llm.backend import ChatBackend
+from rerank.llm.cache import NullCache, VerdictCache
+from rerank.memo import SingleFlight
 from rerank.verifiers.math.verifier import reference_answer
 
-if TYPE_CHECKING:
-    from rerank.judges.llm.judge import LLMJudge, _Ready
+__all__ = [
+    "OWN_ANSWER",
+    "OwnAnswer",
+    "OwnAnswers",
+    "own_answer_note",
+    "own_answer_verdict",
+]
 
-__all__ = ["OWN_ANSWER", "OwnAnswer", "OwnAnswers"]
-
-#: The evidence id (and judge suffix) of verdicts the model's own answer decided.
+#: The evidence id of verdicts the model's own answer decided.
 OWN_ANSWER = "own-answer"
 _SOLVE_MAX_TOKENS = 768
 _KEEP = 256  # items whose own answers stay in memory (enough for every item in flight)
+#: The task kind and standings of an item (:meth:`rerank.judges.EvidenceJudge.assess`).
+Assess = Callable[[Item], Awaitable[tuple[str, list[Standing]]]]
 
 
 @dataclass(frozen=True)
@@ -52,82 +61,89 @@ class OwnAnswer:
 
 
 class OwnAnswers:
-    """Own answers per item for one judge; concurrent comparisons share one request."""
+    """Own answers per item for one judge; concurrent comparisons share one request.
 
-    def __init__(self, judge: LLMJudge) -> None:
-        self.judge = judge
-        self._memo: OrderedDict[str, asyncio.Future[OwnAnswer]] = OrderedDict()
+    Parameters
+    ----------
+    chat : the backend the judge asks (its model is part of the cache key).
+    cache : the judge's verdict cache, opened on first use (a run the evidence decides opens
+        none), where solutions are kept across runs.
+    assess : the evidence of an item, to match every candidate against the model's answer.
+    temperature : the judge's sampling temperature.
+    """
+
+    def __init__(
+        self,
+        chat: ChatBackend,
+        cache: Callable[[], VerdictCache | NullCache],
+        assess: Assess,
+        *,
+        temperature: float,
+    ) -> None:
+        self.chat = chat
+        self.cache = cache
+        self.assess = assess
+        self.temperature = temperature
+        self._memo: SingleFlight[str, OwnAnswer] = SingleFlight(_KEEP)
 
     @staticmethod
-    def applies(ready: _Ready, compact: bool) -> bool:
-        form = ready.skill.compact
-        return compact and ready.kind == "math" and form is not None and form.solve is not None
+    def applies(prepared: Prepared, compact: bool) -> bool:
+        """Whether a judge sending compact questions (``compact``) solves this item first:
+        a math item whose skill's compact form has a ``solve`` instruction."""
+        form = prepared.skill.compact
+        return compact and prepared.kind == "math" and form is not None and form.solve is not None
 
-    async def get(self, ready: _Ready) -> tuple[OwnAnswer, bool]:
+    async def get(self, prepared: Prepared) -> tuple[OwnAnswer, bool]:
         """The item's own answer, and whether this call made the request (and so carries
         its cost)."""
         key = hashlib.sha256(
             "\x00".join(
-                [ready.skill.hash, ready.view.prompt, *(c.text for c in ready.view.candidates)]
+                [
+                    prepared.skill.hash,
+                    prepared.view.prompt,
+                    *(c.text for c in prepared.view.candidates),
+                ]
             ).encode()
         ).hexdigest()
-        future = self._memo.get(key)
-        if future is not None:
-            self._memo.move_to_end(key)
-            return await asyncio.shield(future), False
-        future = asyncio.get_running_loop().create_future()
-        self._memo[key] = future
-        while len(self._memo) > _KEEP:
-            self._memo.popitem(last=False)
-        try:
-            own = await self._solve(ready)
-        except BaseException as exc:
-            self._memo.pop(key, None)
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
-            raise
-        future.set_result(own)
-        return own, True
+        return await self._memo.get(key, lambda: self._solve(prepared))
 
-    async def _solve(self, ready: _Ready) -> OwnAnswer:
-        judge = self.judge
-        form = ready.skill.compact
+    async def _solve(self, prepared: Prepared) -> OwnAnswer:
+        form = prepared.skill.compact
         assert form is not None and form.solve is not None
-        model = await judge.pool.resolve_model()
-        key = judge.cache.key(
-            model=model,
-            skill=ready.skill.hash,
-            prompt=ready.view.prompt,
+        key = question_key(
+            model=await self.chat.resolve_model(),
+            skill=prepared.skill,
+            prompt=prepared.view.prompt,
             candidates=[],
             mode="solve",
-            question=hashlib.sha256(form.solve.encode()).hexdigest(),
-            parameters={"temperature": judge.temperature, "max_tokens": _SOLVE_MAX_TOKENS},
-            protocol=judge.protocol,
+            question=form.solve,
+            parameters={"temperature": self.temperature, "max_tokens": _SOLVE_MAX_TOKENS},
         )
-        cached = judge.cache.get(key)
+        cache = self.cache()
+        cached = cache.get(key)
         cost = Cost()
         if cached is not None:
             raw = cached["raw"]
         else:
-            result = await judge.pool.chat(
+            result = await self.chat.chat(
                 [
                     {"role": "system", "content": form.solve},
-                    {"role": "user", "content": ready.view.prompt.strip()},
+                    {"role": "user", "content": prepared.view.prompt.strip()},
                 ],
-                temperature=judge.temperature,
+                temperature=self.temperature,
                 max_tokens=_SOLVE_MAX_TOKENS,
             )
             raw = result.content or ""
             cost = Cost(**asdict(result.usage))
-            judge.cache.put(key, {"raw": raw})
+            cache.put(key, {"raw": raw})
         answer = reference_answer(raw) if raw.strip() else None
         if answer is None:
-            return OwnAnswer(None, raw, ("unknown",) * ready.view.n, cost)
-        task = ready.view.task
+            return OwnAnswer(None, raw, ("unknown",) * prepared.view.n, cost)
+        task = prepared.view.task
         view = replace(
-            ready.view, task=replace(task, resources={**task.resources, "reference": answer})
+            prepared.view, task=replace(task, resources={**task.resources, "reference": answer})
         )
-        _, standings = await judge.evidence.assess(view)
+        _, standings = await self.assess(view)
         matches = []
         for standing in standings:
             checks = standing.evidence.checks if standing.evidence is not None else ()
@@ -137,7 +153,20 @@ class OwnAnswers:
 
 
 def own_answer_verdict(own: OwnAnswer, a: int, b: int, judge: str, cost: Cost) -> Verdict | None:
-    """The verdict when exactly one of ``a`` and ``b`` reaches the model's own answer."""
+    """The verdict when exactly one of ``a`` and ``b`` reaches the model's own answer.
+
+    Parameters
+    ----------
+    own : the item's own answer.
+    a, b : the candidates, ``a`` shown first.
+    judge : the name the verdict gives (``local:math``).
+    cost : what the verdict carries (the solve's cost, on the first verdict of an item).
+
+    Returns
+    -------
+    Verdict with ``via="own-answer"`` and evidence ``own-answer``, or ``None`` when both or
+    neither match (the pair is then asked).
+    """
     first, second = own.matches[a] == "pass", own.matches[b] == "pass"
     if first == second:
         return None
@@ -151,8 +180,9 @@ def own_answer_verdict(own: OwnAnswer, a: int, b: int, judge: str, cost: Cost) -
         ),
         evidence=(OWN_ANSWER,),
         raw=own.raw,
-        judge=f"{judge}:{OWN_ANSWER}",
+        judge=judge,
         cost=cost,
+        via="own-answer",
     )
 
 

@@ -28,6 +28,7 @@ from rerank.judges.evidence import Standing
 from rerank.judges.llm.prompt import Shown, evidence_lines
 from rerank.sandbox.runner import Limits, RunResult, SandboxError, run_python
 from rerank.skills import Skill, validate_instance
+from rerank.text import clip
 
 __all__ = ["FINAL_ANSWER", "PYTHON_LIMITS", "ToolBox", "ToolContext", "offered_tools"]
 
@@ -55,10 +56,6 @@ class ToolContext:
     shown: Sequence[Shown]
     kind: str
     verifiers: Mapping[str, Verifier]
-
-
-def _clip(text: str, limit: int = OUTPUT_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _function(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -213,16 +210,16 @@ class ToolBox:
         context = self.context
         resource = context.skill.resource(resource_id)
         if resource.text is not None:
-            return _clip(resource.text, 3 * OUTPUT_CHARS)
+            return clip(resource.text, 3 * OUTPUT_CHARS)
         if resource.type == "reference":
             reference = context.item.task.resources.get("reference")
             if reference is None:
                 return "no reference was granted for this item (rerank select --expose reference)"
-            return _clip(str(reference))
+            return clip(str(reference), OUTPUT_CHARS)
         lines: list[str] = []
         for one in context.shown:
             lines += evidence_lines(one, context.kind, context.item.n, limit=10_000)
-        return _clip("\n".join(lines))
+        return clip("\n".join(lines), OUTPUT_CHARS)
 
     async def _run_verifier(self, name: str, label: str, test: str | None) -> str:
         context = self.context
@@ -230,9 +227,8 @@ class ToolBox:
         shown = context.shown[position]
         evidence = shown.standing.evidence
         if test is None and evidence is not None and evidence.verifier == name:
-            return _clip(
-                "\n".join(evidence_lines(shown, context.kind, context.item.n, limit=10_000))
-            )
+            lines = evidence_lines(shown, context.kind, context.item.n, limit=10_000)
+            return clip("\n".join(lines), OUTPUT_CHARS)
         verifier = context.verifiers.get(name)
         if verifier is None:
             return f"no {name} verifier is available"
@@ -256,11 +252,11 @@ class ToolBox:
         lines = evidence_lines(one, context.kind, context.item.n, limit=10_000)
         if test is not None:
             lines.insert(1, "(your test is `test:1`; the prompt's examples are `example:<k>`)")
-        return _clip("\n".join(lines))
+        return clip("\n".join(lines), OUTPUT_CHARS)
 
     async def _run_python(self, code: str) -> str:
         try:
             result = await asyncio.to_thread(self._python, code, limits=PYTHON_LIMITS)
         except SandboxError as exc:
             return f"the sandbox cannot run programs on this machine: {exc}"
-        return _clip(_format_run(result))
+        return clip(_format_run(result), OUTPUT_CHARS)
