@@ -1,13 +1,16 @@
 """rerank: pick the best of N LLM responses, and show why."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version as _distribution_version
 
-from rerank.batch import aselect_many, select_many  # noqa: E402
-from rerank.errors import ConfigError, InputError, JudgeError, RerankError  # noqa: E402
-from rerank.items import Candidate, Item, Labels, Task  # noqa: E402
-from rerank.judges import Score, Verdict, create_judge, from_callable  # noqa: E402
-from rerank.readers import read_items  # noqa: E402
-from rerank.selector import aselect, select  # noqa: E402
+from rerank.batch import aselect_many, select_many
+from rerank.errors import ConfigError, InputError, JudgeError, RerankError
+from rerank.items import Candidate, Item, Labels, Task
+from rerank.judges import Score, Verdict, create_judge, from_callable
+from rerank.readers import read_items
+from rerank.selector import aselect, select
+
+#: The installed distribution's version (pyproject.toml's, the one place it is written).
+__version__ = _distribution_version("rerank")
 
 __all__ = [
     "Candidate",

@@ -51,7 +51,11 @@ def _per_item(name: str, value: T | Sequence[T] | None, n: int, single: type) ->
 
 
 def error_row(item_id: str | None, exc: BaseException) -> dict[str, Any]:
-    """The row of an item that could not be selected: no pick, and why."""
+    """The row of an item that could not be selected: no pick, and why.
+
+    >>> error_row("7", ValueError("no candidates"))["error"]
+    'ValueError: no candidates'
+    """
     return {"id": item_id, "selected": None, "text": None, "error": f"{type(exc).__name__}: {exc}"}
 
 
@@ -73,17 +77,33 @@ async def aselect_many(
 ) -> list[dict[str, Any]]:
     """Pick the best candidate for each prompt (async); one row per prompt, in input order.
 
-    ``ids`` name the items (default: a digest of each prompt and its candidates, which
-    also seeds its ties, so a rerun reproduces); ``kind`` and ``resources`` are one value
-    for all prompts or one per prompt; ``scores`` are labels, read only by the simulated
-    judge. ``judge`` is a spec, a judge object or a plain function (see
-    :func:`rerank.judges.from_callable`), built once and shared. ``concurrency`` caps the
-    judge calls in flight (and twice as many items); ``progress`` shows a bar on stderr;
-    ``trace`` adds each item's trace row (every match and verdict) as ``row["trace"]``.
-    ``options`` are :class:`~rerank.selector.StrategyConfig` fields.
+    Parameters
+    ----------
+    prompts : the prompts.
+    candidate_lists : each prompt's candidates' texts.
+    ids : the items' ids (default: a digest of each prompt and its candidates, which also
+        seeds its ties, so a rerun reproduces).
+    strategy : one of :data:`rerank.selector.STRATEGIES`.
+    judge : a spec, a judge object or a plain function (see
+        :func:`rerank.judges.from_callable`), built once and shared by all prompts.
+    seed : the run seed.
+    kind, resources : one value for all prompts, or one per prompt.
+    scores : labels per prompt, read only by the simulated judge.
+    concurrency : judge calls in flight (and twice as many items).
+    progress : show a bar on stderr.
+    trace : add each item's trace row (every match and verdict) as ``row["trace"]``.
+    **options : :class:`~rerank.selector.StrategyConfig` fields.
 
-    A bad option (an unknown strategy or judge, lists of different lengths) raises
-    before anything runs; a bad or failing item gets :func:`error_row`.
+    Returns
+    -------
+    The rows ``rerank select`` writes, one per prompt; :func:`error_row` for an item that
+    could not be built or judged.
+
+    Raises
+    ------
+    ConfigError
+        A bad option (an unknown strategy or judge, lists of different lengths), before
+        anything runs.
     """
     n = len(prompts)
     if len(candidate_lists) != n:

@@ -18,6 +18,7 @@ import hashlib
 import os
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +33,9 @@ from tournaments import Selection
 __all__ = [
     "AGGREGATES",
     "DEFAULT_JUDGE",
-    "LOCAL_DEFAULT_JUDGE",
     "DEFAULT_STRATEGY",
+    "LOCAL_DEFAULT_JUDGE",
+    "MODEL_JUDGES",
     "STRATEGIES",
     "ItemResult",
     "StrategyConfig",
@@ -50,7 +52,7 @@ __all__ = [
 ]
 
 STRATEGIES: tuple[str, ...] = tuple(tournaments.STRATEGIES)
-AGGREGATES: tuple[str, ...] = ("win_rate", "copeland", "bradley_terry")
+AGGREGATES: tuple[str, ...] = tuple(tournaments.AGGREGATES)
 #: The judge pairwise and pointwise strategies use when none is named: verifier evidence,
 #: no LLM, no labels; with the local model installed, LOCAL_DEFAULT_JUDGE instead
 #: (:func:`default_judge_spec`).
@@ -120,8 +122,25 @@ class ItemResult:
 def item_seed(seed: int, item: Item) -> int:
     """The seed of one item: fixed by the run seed and the item's id.
 
-    Not by processing order (so concurrency cannot change results), and not by the file's
+    Parameters
+    ----------
+    seed : the run seed.
+    item : the item; only its id is read.
+
+    Returns
+    -------
+    A 64-bit seed.
+
+    Notes
+    -----
+    Not fixed by processing order (so concurrency cannot change results), nor by the file's
     path (so the same file gives the same selections wherever it lives).
+
+    Examples
+    --------
+    >>> a = Item.from_texts("q", ["x"], id="7")
+    >>> item_seed(0, a) == item_seed(0, Item.from_texts("other", ["y"], id="7"))
+    True
     """
     text = f"{seed}|{item.id}"
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
@@ -130,6 +149,17 @@ def item_seed(seed: int, item: Item) -> int:
 def content_id(prompt: str, candidates: Sequence[str]) -> str:
     """An id for an item given without one: a digest of its prompt and candidates.
 
+    Parameters
+    ----------
+    prompt : the item's prompt.
+    candidates : the candidates' texts, in order (another order is another id).
+
+    Returns
+    -------
+    ``"content:"`` and 24 hex digits.
+
+    Examples
+    --------
     >>> content_id("q", ["a", "b"]) == content_id("q", ["a", "b"]) != content_id("q", ["b", "a"])
     True
     """
@@ -140,9 +170,15 @@ def content_id(prompt: str, candidates: Sequence[str]) -> str:
 
 
 def default_judge_spec() -> str:
-    """The judge used when none is named: evidence, then the local model where the evidence
-    ties (``evidence+local``) when that model can run here (``pip install -e '.[local]'``
-    and ``$RERANK_AUTO_LOCAL`` is not 0), else evidence alone (ties stay explicit ties)."""
+    """The spec of the judge used when none is named.
+
+    Returns
+    -------
+    :data:`LOCAL_DEFAULT_JUDGE` (evidence, then the local model where the evidence ties)
+    when that model can run here (``pip install -e '.[local]'``) and
+    ``$RERANK_AUTO_LOCAL`` is not 0; else :data:`DEFAULT_JUDGE` (evidence alone: ties stay
+    explicit ties).
+    """
     if os.environ.get(AUTO_LOCAL_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
         return DEFAULT_JUDGE
     from rerank.local.models import DEFAULT_MODEL, available
@@ -150,19 +186,30 @@ def default_judge_spec() -> str:
     return LOCAL_DEFAULT_JUDGE if available(DEFAULT_MODEL) else DEFAULT_JUDGE
 
 
-#: Judges that take the evidence judge they build on as ``evidence=``.
-_BUILT_ON_EVIDENCE = ("llm", "local", "evidence+local")
+#: Judges that ask a model: they take the LLM options (``--model``, ``--skill``, ...) and the
+#: evidence judge they build on (``evidence=``); all but ``llm`` run the model in this process.
+MODEL_JUDGES: tuple[str, ...] = ("llm", "local", "evidence+local")
 
 
 def judge_options(spec: str, *, exec_python: str | None = None) -> dict[str, Any]:
-    """The options that make judge ``spec`` run code candidates on ``exec_python`` (an
-    execution environment's interpreter); none for judges that run no code."""
+    """The options that make judge ``spec`` run code candidates on ``exec_python``.
+
+    Parameters
+    ----------
+    spec : a judge spec, ``NAME[:ARGS]``.
+    exec_python : an execution environment's interpreter (None: the sandbox's own).
+
+    Returns
+    -------
+    Keyword arguments for :func:`rerank.judges.create_judge`; none for judges that run no
+    code, or without ``exec_python``.
+    """
     if exec_python is None:
         return {}
     name = parse_spec(spec)[0]
     if name == "evidence":
         return {"exec_python": exec_python}
-    if name in _BUILT_ON_EVIDENCE:
+    if name in MODEL_JUDGES:
         return {"evidence": EvidenceJudge(exec_python=exec_python)}
     return {}
 
@@ -170,11 +217,28 @@ def judge_options(spec: str, *, exec_python: str | None = None) -> dict[str, Any
 def resolve_judge(
     judge: Judge | str | Any | None, config: StrategyConfig, *, exec_python: str | None = None
 ) -> Judge | None:
-    """The judge a strategy needs: ``None`` for vote, the default when none is named.
-    A judge named by its spec runs code candidates on ``exec_python`` (default: the
-    sandbox's own interpreter); a judge object comes as it was built; a plain function
-    (compare, score or TRL batch judge) is wrapped by its shape
-    (:func:`rerank.judges.callables.as_judge`, a ``TypeError`` for a wrong shape)."""
+    """The judge a strategy needs.
+
+    Parameters
+    ----------
+    judge : a spec, a judge object (used as built), a plain function (compare, score or
+        TRL batch judge, wrapped by its shape: :func:`rerank.judges.callables.as_judge`),
+        or None for :func:`default_judge_spec`.
+    config : the strategy; vote takes no judge.
+    exec_python : where a judge named by its spec runs code candidates (default: the
+        sandbox's own interpreter).
+
+    Returns
+    -------
+    The judge, or None for vote.
+
+    Raises
+    ------
+    ConfigError
+        An unknown judge name or bad judge arguments.
+    TypeError
+        A function of no judge shape.
+    """
     if config.name == "vote":
         return None
     if judge is None:
@@ -189,12 +253,23 @@ async def vote_signatures(
 ) -> tuple[str, list[str | None]]:
     """The task kind of ``item`` and the key each candidate votes with.
 
+    Parameters
+    ----------
+    item : the item (a judge's view: no labels).
+    evidence : the evidence judge that computes the signatures (default: a fresh one,
+        closed before returning).
+
+    Returns
+    -------
+    The task kind, and one key per candidate (None: it abstains).
+
+    Notes
+    -----
     The key is the candidate's evidence signature, as in the report's majority baseline:
     its behaviour cluster for code (outputs on the item's probes), its answer class for
-    math (answers math-verify finds equivalent share one); ``None`` (abstain) without
-    one. Where no verifier applies (a general item), candidates vote with their stated
-    final answers (:func:`rerank.answers.vote_keys`). ``evidence`` computes the evidence
-    (default: a fresh evidence judge, closed before returning).
+    math (answers math-verify finds equivalent share one); ``None`` without one. Where no
+    verifier applies (a general item), candidates vote with their stated final answers
+    (:func:`rerank.answers.vote_keys`).
     """
     judge = evidence if evidence is not None else EvidenceJudge()
     try:
@@ -238,27 +313,44 @@ async def select_item(
     limiter: asyncio.Semaphore | None = None,
     evidence: EvidenceJudge | None = None,
 ) -> ItemResult:
-    """Run one strategy on one item. ``limiter`` caps concurrent judge calls across items;
-    ``evidence`` is where vote reads its keys (:func:`vote_signatures`; default: an evidence
-    judge of its own for this item)."""
+    """Run one strategy on one item.
+
+    Parameters
+    ----------
+    item : the item, labels included: the judge sees ``item.public()`` unless it
+        declares ``reads_labels``.
+    config : the strategy and its options.
+    judge : the judge (None only for vote).
+    limiter : caps concurrent judge calls across items.
+    evidence : where vote reads its keys (:func:`vote_signatures`; default: an evidence
+        judge of its own for this item).
+
+    Returns
+    -------
+    The selection, with the judge's spec, whether labels were used, the scores (pointwise)
+    or vote keys (vote), the judge's explanation and the time taken.
+
+    Raises
+    ------
+    ConfigError
+        A pairwise or pointwise strategy without a judge; pointwise with a judge that only
+        compares.
+    TypeError
+        A judge that returns no Verdict (compare) or Score (score).
+    """
     start = time.perf_counter()
     seed = item_seed(config.seed, item)
     labels_used = bool(judge is not None and judge.reads_labels)
     view = item if labels_used else item.public()
-    result = ItemResult(
-        item=item,
-        selection=None,
-        config=config,  # type: ignore[arg-type]
-        judge_spec=judge.spec if judge is not None else None,
-        labels_used=labels_used,
-        elapsed=0.0,
-    )
+    keys: list[str | None] = []
+    scores: dict[int, Score] = {}
+    explanation: dict[str, Any] | None = None
     if config.name == "vote":
         # No signature (no answer, code that did not run) abstains: abstainers share no
         # key, and ties go to the seeded order (tournaments.vote), never to index 0.
-        kind, result.vote_keys = await vote_signatures(item.public(), evidence)
-        result.explanation = {"task_kind": kind}
-        selection = await tournaments.vote(item.n, result.vote_keys.__getitem__, seed=seed)
+        kind, keys = await vote_signatures(item.public(), evidence)
+        explanation = {"task_kind": kind}
+        selection = await tournaments.vote(item.n, keys.__getitem__, seed=seed)
     elif judge is None:
         raise ConfigError(f"strategy {config.name!r} needs a judge")
     elif config.name == "pointwise":
@@ -267,19 +359,17 @@ async def select_item(
                 f"strategy 'pointwise' needs a judge that scores single candidates; "
                 f"{judge.spec!r} only compares pairs (choose a pairwise strategy)"
             )
-        result.scores = [None] * item.n  # type: ignore[list-item]
 
         async def score(i: int) -> Score:
-            async with limiter or _NO_LIMIT:
-                s = _checked_score(judge, await judge.score(view, i))
-            result.scores[i] = s
-            return s
+            async with limiter or nullcontext():
+                scores[i] = _checked_score(judge, await judge.score(view, i))
+            return scores[i]
 
         selection = await tournaments.pointwise(item.n, score, seed=seed)
     else:
 
         async def compare(a: int, b: int) -> Any:
-            async with limiter or _NO_LIMIT:
+            async with limiter or nullcontext():
                 return _checked_verdict(judge, await judge.compare(view, a, b))
 
         strategy = tournaments.STRATEGIES[config.name]
@@ -289,12 +379,20 @@ async def select_item(
         if config.name == "sequential":
             kwargs["checkpoints"] = config.checkpoints
         selection = await strategy(item.n, compare, **kwargs)
-    result.selection = selection
     explain = getattr(judge, "explain", None)  # optional: not every judge has more to say
     if explain is not None:
-        result.explanation = await explain(view)
-    result.elapsed = time.perf_counter() - start
-    return result
+        explanation = await explain(view)
+    return ItemResult(
+        item=item,
+        selection=selection,
+        config=config,
+        judge_spec=judge.spec if judge is not None else None,
+        labels_used=labels_used,
+        elapsed=time.perf_counter() - start,
+        scores=[scores[i] for i in sorted(scores)],  # pointwise: every candidate's
+        vote_keys=keys,
+        explanation=explanation,
+    )
 
 
 def build_item(
@@ -307,9 +405,27 @@ def build_item(
     scores: Sequence[float | None] | None = None,
     where: str = "select",
 ) -> Item:
-    """An item from Python values, checked as a reader checks a row (an
-    :class:`~rerank.errors.InputError` naming ``where`` and the field); without an ``id``,
-    its :func:`content_id`."""
+    """An item from Python values, checked as a reader checks a row.
+
+    Parameters
+    ----------
+    prompt, candidates : the prompt and the candidates' texts.
+    id : the item's id (default: its :func:`content_id`).
+    kind : the task kind (default: detected from the prompt).
+    resources : visible task resources (:data:`rerank.items.VISIBLE_RESOURCES`).
+    scores : labels, one per candidate (read only by reports and the simulated judge).
+    where : what errors name as the file.
+
+    Returns
+    -------
+    The item.
+
+    Raises
+    ------
+    InputError
+        A value of the wrong type, no candidates, an unknown kind or resource, or a number
+        of scores other than the number of candidates; naming ``where`` and the field.
+    """
 
     def bad(field: str, message: str) -> InputError:
         return InputError(message, file=where, field=field)
@@ -342,17 +458,6 @@ def build_item(
     )
 
 
-class _NoLimit:
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
-_NO_LIMIT = _NoLimit()
-
-
 async def aselect(
     prompt: str,
     candidates: Sequence[str],
@@ -368,11 +473,35 @@ async def aselect(
 ) -> Selection:
     """Pick the best of ``candidates`` for ``prompt`` (async).
 
+    Parameters
+    ----------
+    prompt, candidates : the prompt and the candidates' texts.
+    strategy : one of :data:`STRATEGIES`.
+    judge : a spec, a judge object or a plain function (:func:`resolve_judge`); default
+        :func:`default_judge_spec`. A judge given as an object is not closed here.
+    seed : the run seed (:func:`item_seed`).
+    id, kind, resources : the item's id, task kind and visible resources
+        (:func:`build_item`).
+    scores : labels, read only by the simulated judge.
+    **options : :class:`StrategyConfig` fields (``both_orders``, ``aggregate``,
+        ``checkpoints``).
+
+    Returns
+    -------
+    The strategy's :class:`~tournaments.Selection`.
+
+    Raises
+    ------
+    ConfigError
+        No candidates, an unknown strategy, judge or option.
+    InputError
+        A malformed prompt, candidate or resource (:func:`build_item`).
+
+    Notes
+    -----
     Ties and display orders follow a seed of this item's own, made from ``seed`` and
     ``id`` as in a file run; without an ``id``, from the prompt and the candidates
     (:func:`content_id`), so a rerun reproduces and different prompts differ.
-    ``options`` are :class:`StrategyConfig` fields (``both_orders``, ``aggregate``,
-    ``checkpoints``). ``scores`` are labels, read only by the simulated judge.
     """
     if not candidates:
         raise ConfigError("no candidates to select from")

@@ -103,10 +103,17 @@ class _Adapter:
 class PairwiseJudge(_Adapter):
     """TRL's pairwise judge over a rerank judge (see the module docstring).
 
-    With ``shuffle_order`` each pair is shown in an order drawn from ``seed`` and the
-    pair's content (reproducible, unlike TRL's own judges), to spread position bias;
-    ``both_orders=True`` asks both orders and keeps the verdict only when they agree.
-    ``last_verdicts`` holds the rerank verdicts of the last call (reasons, evidence, cost).
+    Parameters
+    ----------
+    judge : a spec, a judge object or a plain function.
+    seed : draws the order each pair is shown in (with ``shuffle_order``), from the seed
+        and the pair's content: reproducible, unlike TRL's own judges.
+    both_orders : ask both orders and keep the verdict only when they agree.
+    concurrency : judge calls in flight.
+
+    Attributes
+    ----------
+    last_verdicts : the rerank verdicts of the last call (reasons, evidence, cost).
     """
 
     def __init__(
@@ -127,7 +134,24 @@ class PairwiseJudge(_Adapter):
         completions: Sequence[Sequence[Any]],
         shuffle_order: bool = True,
     ) -> list[int]:
-        """For each prompt, 0 or 1 (the better of its two completions), or -1."""
+        """The better completion of each prompt's pair.
+
+        Parameters
+        ----------
+        prompts : strings or conversations.
+        completions : two per prompt.
+        shuffle_order : show each pair in a seeded order (else as given), to spread
+            position bias.
+
+        Returns
+        -------
+        For each prompt, 0 or 1, or -1 where the judge reached no verdict.
+
+        Raises
+        ------
+        ValueError
+            Other than two completions for a prompt, or lists of different lengths.
+        """
         items = self._items(prompts, completions)
         for item in items:
             if item.n != 2:
@@ -166,10 +190,19 @@ def _picked(verdict: Any, first: int) -> int:
 class RankJudge(_Adapter):
     """TRL's rank judge over a rerank judge: each prompt's completions, best first.
 
-    ``strategy`` must give a full ranking (``round-robin``, ``pointwise`` or ``vote``);
-    equal candidates are ordered by the seeded tie-break, so the result is a permutation.
-    ``shuffle_order`` is accepted for TRL's interface: the strategies already show pairs
-    in seeded orders. ``last_rows`` holds each prompt's output row (scores, costs).
+    Parameters
+    ----------
+    judge : a spec, a judge object or a plain function.
+    strategy : one that gives a full ranking (``round-robin``, ``pointwise`` or
+        ``vote``); equal candidates are ordered by the seeded tie-break, so the result is
+        a permutation.
+    seed : the run seed.
+    concurrency : judge calls in flight.
+    **options : :class:`~rerank.selector.StrategyConfig` fields.
+
+    Attributes
+    ----------
+    last_rows : each prompt's output row of the last call (scores, costs).
     """
 
     def __init__(
@@ -193,7 +226,19 @@ class RankJudge(_Adapter):
         completions: Sequence[Sequence[Any]],
         shuffle_order: bool = True,
     ) -> list[list[int]]:
-        """For each prompt, the indices of its completions, best first."""
+        """Each prompt's completions, best first.
+
+        Parameters
+        ----------
+        prompts : strings or conversations.
+        completions : each prompt's completions.
+        shuffle_order : accepted for TRL's interface: the strategies already show pairs
+            in seeded orders.
+
+        Returns
+        -------
+        For each prompt, the indices of its completions, best first.
+        """
         return self._run(self._rank(self._items(prompts, completions)))
 
     async def _rank(self, items: list[Any]) -> list[list[int]]:

@@ -34,10 +34,26 @@ class InternalError(click.ClickException):
 
 @contextmanager
 def one_line_errors(*, debug: bool, interrupted: str) -> Iterator[None]:
-    """Turn whatever escapes a command into one line on stderr and an exit code: rerank's
-    own errors (1), Ctrl-C (:data:`EXIT_INTERRUPTED`; ``interrupted`` says what to do
-    next), and anything else, a bug (:data:`EXIT_INTERNAL`; its traceback goes to a log
-    file, or with ``debug`` to stderr)."""
+    """Turn whatever escapes a command into one line on stderr and an exit code.
+
+    Parameters
+    ----------
+    debug : print an internal error's traceback on stderr, not into a log file.
+    interrupted : what to do next after Ctrl-C (``Interrupted: {interrupted}``).
+
+    Raises
+    ------
+    click.ClickException
+        For rerank's own errors (exit 1).
+    click.exceptions.Exit
+        For Ctrl-C (:data:`EXIT_INTERRUPTED`).
+    InternalError
+        For anything else, a bug (:data:`EXIT_INTERNAL`).
+
+    Notes
+    -----
+    click's own exceptions (usage errors, exit codes) pass through unchanged.
+    """
     try:
         yield
     except RerankError as exc:

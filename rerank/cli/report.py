@@ -1,9 +1,8 @@
-"""``rerank report``: parses options, runs :func:`rerank.report.run.arun_report` (or, with
-``--selections``, :func:`rerank.report.selections.arun_selection_report`), prints where.
+"""``rerank report``: parses options, runs :func:`rerank.report.arun_report` (or, with
+``--selections``, :func:`rerank.report.arun_selection_report`), prints where.
 
-The strategy and LLM judge options are ``rerank select``'s own, imported from
-:mod:`rerank.cli.app` when first needed: that module imports this one to attach the command,
-so importing it at the top would be circular.
+Its run, strategy and LLM judge options are ``rerank select``'s (:mod:`rerank.cli.options`),
+and its model judges are built as ``select`` builds them (:mod:`rerank.cli.judges`).
 """
 
 from __future__ import annotations
@@ -17,62 +16,45 @@ import click
 from click.core import ParameterSource
 
 from rerank.cli.errors import one_line_errors
+from rerank.cli.judges import llm_judge, resolve_exec_python
+from rerank.cli.options import (
+    LLM_OPTIONS,
+    checkpoints_option,
+    concurrency_option,
+    exec_options,
+    expose_option,
+    limit_option,
+    llm_options,
+    match_options,
+    progress_option,
+    seed_option,
+)
 from rerank.judges import EvidenceJudge, Judge, create_judge, parse_spec
-from rerank.report.run import (
+from rerank.report import (
     DEFAULT_REPORT_JUDGES,
     DEFAULT_REPORT_STRATEGIES,
     ReportConfig,
     Source,
     arun_report,
+    arun_selection_report,
 )
-from rerank.report.selections import arun_selection_report
-from rerank.selector import STRATEGIES, judge_options
+from rerank.selector import MODEL_JUDGES, STRATEGIES, judge_options
 
 __all__ = ["report"]
 
 #: Options that say what to run: the rows of ``--selections`` already say what ran.
-_STRATEGY_OPTIONS = ("both_orders", "aggregate")
-_EXEC_OPTIONS = ("exec_env", "exec_python")
 _RUN_OPTIONS = (
     "strategies",
     "judges",
     "limit",
     "checkpoints",
     "expose",
-    *_STRATEGY_OPTIONS,
-    *_EXEC_OPTIONS,
+    "both_orders",
+    "aggregate",
+    "exec_env",
+    "exec_python",
+    *LLM_OPTIONS,
 )
-
-
-def _checkpoints(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
-    # The same parsing as ``select --checkpoints``.
-    from rerank.cli.app import _checkpoints as parse_checkpoints
-
-    return parse_checkpoints(ctx, param, value)
-
-
-class _ReportCommand(click.Command):
-    """A command that takes ``select``'s strategy-shaping and LLM judge options (the same
-    option objects) when its parameters are first asked for (parsing, help), once
-    :mod:`rerank.cli.app` can be imported."""
-
-    llm_options: tuple[str, ...] = ()
-
-    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
-        if not self.llm_options:
-            from rerank.cli.app import _llm_options, select_command
-
-            before = len(self.params)
-            _llm_options(self)
-            # Options applied to a command append in reverse: restore select's order.
-            self.params[before:] = reversed(self.params[before:])
-            self.llm_options = tuple(p.name for p in self.params[before:])
-            shaping = [p for p in select_command.params if p.name in _STRATEGY_OPTIONS]
-            at = next(i for i, p in enumerate(self.params) if p.name == "concurrency")
-            self.params[at:at] = shaping
-            execution = [p for p in select_command.params if p.name in _EXEC_OPTIONS]
-            self.params[at:at] = execution
-        return super().get_params(ctx)
 
 
 def _report_judges(
@@ -86,19 +68,16 @@ def _report_judges(
     LLM options exactly as ``select`` builds it; ``--base-url`` alone means ``--judge llm``.
     With ``exec_python`` every judge that runs code candidates runs them there, all on
     one evidence judge (so each item's evidence is computed once)."""
-    from rerank.cli import app as cli
-
-    model_judges = cli._MODEL_JUDGES  # the judges that take the LLM options
     specs = judges or (("llm",) if llm["base_url"] else DEFAULT_REPORT_JUDGES)
-    # _llm_judge refuses vote, which needs no judge; the report runs vote once, judge-less.
+    # llm_judge refuses vote, which needs no judge; the report runs vote once, judge-less.
     strategy = next((s for s in strategies if s != "vote"), "vote")
     evidence = EvidenceJudge(exec_python=exec_python) if exec_python else None
-    if not any(parse_spec(spec)[0] in model_judges for spec in specs):
-        cli._llm_judge(specs[0], strategy, concurrency, llm)  # LLM options here: a usage error
+    if not any(parse_spec(spec)[0] in MODEL_JUDGES for spec in specs):
+        llm_judge(specs[0], strategy, concurrency, llm)  # LLM options here: a usage error
     chosen: list[Judge | str] = []
     for spec in specs:
-        if parse_spec(spec)[0] in model_judges:
-            chosen.append(cli._llm_judge(spec, strategy, concurrency, llm, evidence=evidence))
+        if parse_spec(spec)[0] in MODEL_JUDGES:
+            chosen.append(llm_judge(spec, strategy, concurrency, llm, evidence=evidence))
         elif evidence is not None and spec.strip() == "evidence":
             chosen.append(evidence)
         elif exec_python is not None:
@@ -122,7 +101,7 @@ class _Progress:
     """One click progress bar per input file, on stderr."""
 
     def __init__(self) -> None:
-        self.bar = None
+        self.bar: Any = None  # click's ProgressBar, whose class click does not export
         self.source: Source | None = None
 
     def __call__(self, source: Source, done: int, total: int) -> None:
@@ -140,7 +119,7 @@ class _Progress:
             self.bar = None
 
 
-@click.command("report", cls=_ReportCommand)
+@click.command("report")
 @click.argument("inputs", nargs=-1)
 @click.option(
     "--selections",
@@ -173,10 +152,8 @@ class _Progress:
     "; simulated:ACCURACY reads the labels).",
 )
 @click.option("--out", "-o", required=True, metavar="DIR", help="Folder for the report files.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seeds every selection.")
-@click.option(
-    "--limit", default=None, type=click.IntRange(min=1), help="Only the first N items per file."
-)
+@seed_option("Seeds every selection.")
+@limit_option("Only the first N items per file.")
 @click.option(
     "--bootstrap",
     default=2000,
@@ -184,31 +161,13 @@ class _Progress:
     type=click.IntRange(min=1),
     help="Bootstrap resamples for the 95% intervals.",
 )
-@click.option(
-    "--checkpoints",
-    default="1,2,4,8",
-    show_default=True,
-    callback=_checkpoints,
-    help="Strategy@k: the sequential knockout's incumbent after k candidates (and N).",
-)
-@click.option(
-    "--expose",
-    multiple=True,
-    metavar="FIELD",
-    help="Grant the judges a hidden field such as 'reference' (stated in the summary).",
-)
-@click.option(
-    "--concurrency",
-    default=8,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Items in flight at once.",
-)
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Progress bar on stderr (default: only on a terminal).",
-)
+@checkpoints_option("Strategy@k: the sequential knockout's incumbent after k candidates (and N).")
+@expose_option("Grant the judges a hidden field such as 'reference' (stated in the summary).")
+@exec_options
+@match_options
+@concurrency_option("Items in flight at once.")
+@progress_option
+@llm_options
 def report(
     inputs: tuple[str, ...],
     selections: tuple[str, ...],
@@ -239,7 +198,7 @@ def report(
     """
     ctx = click.get_current_context()
     if selections:
-        given = _given(ctx, _RUN_OPTIONS + ctx.command.llm_options)
+        given = _given(ctx, _RUN_OPTIONS)
         if given:
             raise click.UsageError(
                 f"{given[0]} says what to run; with --selections the rows say what ran"
@@ -273,9 +232,7 @@ def report(
             if selections:
                 run = arun_selection_report(selections, labels, config, out=out, progress=bar)
             else:
-                from rerank.cli.app import _exec_python
-
-                python = _exec_python(exec_env, exec_python)
+                python = resolve_exec_python(exec_env, exec_python)
                 chosen = _report_judges(judges, config.strategies, concurrency, llm, python)
                 run = arun_report(inputs, config, out=out, progress=bar, judges=chosen)
             asyncio.run(run)

@@ -31,7 +31,21 @@ class Baselines:
 
 
 def baselines(labels: Sequence[Sequence[float]]) -> Baselines:
-    """The baselines of a set of items, each given as its candidates' labels."""
+    """The baselines of a set of items.
+
+    Parameters
+    ----------
+    labels : each item's candidates' labels (1 = correct), the first one the greedy one.
+
+    Returns
+    -------
+    Mean Pass@1, Random@N and Oracle@N (NaN for no items).
+
+    Examples
+    --------
+    >>> baselines([[0, 1], [1, 1]])
+    Baselines(items=2, pass_at_1=0.5, random_at_n=0.75, oracle_at_n=1.0)
+    """
     if not labels:
         return Baselines(0, float("nan"), float("nan"), float("nan"))
     return Baselines(
@@ -43,7 +57,22 @@ def baselines(labels: Sequence[Sequence[float]]) -> Baselines:
 
 
 def gap_closed(selected: float, base: Baselines) -> float | None:
-    """Share of the Random-to-Oracle gap that an accuracy of ``selected`` closes."""
+    """Share of the Random-to-Oracle gap that an accuracy of ``selected`` closes.
+
+    Parameters
+    ----------
+    selected : a selector's accuracy.
+    base : the baselines of the same items.
+
+    Returns
+    -------
+    ``(selected - random) / (oracle - random)``; None when there is no gap.
+
+    Examples
+    --------
+    >>> gap_closed(0.875, baselines([[0, 1], [1, 1]]))
+    0.5
+    """
     gap = base.oracle_at_n - base.random_at_n
     return None if gap <= 0 else (selected - base.random_at_n) / gap
 
@@ -51,7 +80,19 @@ def gap_closed(selected: float, base: Baselines) -> float | None:
 def bootstrap_interval(
     values: Sequence[float], *, resamples: int = 2000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``values`` (items resampled)."""
+    """Percentile bootstrap interval of the mean of ``values`` (items resampled).
+
+    Parameters
+    ----------
+    values : one value per item.
+    resamples : bootstrap resamples.
+    seed : seeds the resampling.
+    level : the interval's coverage.
+
+    Returns
+    -------
+    The interval's ends (NaN for no values).
+    """
     data = np.asarray(values, dtype=float)
     if data.size == 0:
         return (float("nan"), float("nan"))
@@ -72,9 +113,20 @@ def bootstrap_gap_interval(
 ) -> tuple[float, float] | None:
     """Percentile bootstrap interval of the gap closed (items resampled, all three together).
 
-    Per item: the selected label, the mean label and the best label. Resamples whose
-    Oracle-to-Random gap is zero leave the ratio undefined and are dropped; ``None`` when
-    every resample (or the data itself) has no gap.
+    Parameters
+    ----------
+    selected, random, oracle : per item, the selected label, the mean label and the best
+        label.
+    resamples, seed, level : as :func:`bootstrap_interval`.
+
+    Returns
+    -------
+    The interval's ends; None when every resample (or the data itself) has no gap.
+
+    Notes
+    -----
+    Resamples whose Oracle-to-Random gap is zero leave the ratio undefined and are
+    dropped.
     """
     data = np.asarray([selected, random, oracle], dtype=float)
     if data.shape[1] == 0 or data[2].mean() - data[1].mean() <= 0:

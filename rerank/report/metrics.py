@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from itertools import combinations
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -29,13 +29,10 @@ from rerank.report.baselines import (
     bootstrap_interval,
     gap_closed,
 )
+from rerank.report.types import ItemRecord, ReportConfig, Selector, Source, selector_name
 
-if TYPE_CHECKING:
-    from rerank.report.run import ItemRecord, ReportConfig, Source
+__all__ = ["ROW_COUNTS", "group_metrics"]
 
-__all__ = ["ROW_COUNTS", "group_metrics", "selector_name"]
-
-Selector = tuple[str, str | None]
 #: The per-item counts of an output row that costs and rates add up (besides ``elapsed``).
 ROW_COUNTS = (
     "comparisons",
@@ -50,12 +47,6 @@ ROW_COUNTS = (
     "both_orders_matches",
     "swap_disagreements",
 )
-
-
-def selector_name(selector: Selector) -> str:
-    """``strategy/judge`` (``vote`` alone: it has no judge)."""
-    strategy, judge = selector
-    return strategy if judge is None else f"{strategy}/{judge}"
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -108,7 +99,7 @@ def _at_k(records: Sequence[ItemRecord], selector: Selector, ks: Sequence[int]) 
 
 
 def _costs_and_rates(rows: Sequence[dict[str, Any]]) -> tuple[dict, dict]:
-    total = Counter()
+    total: Counter[str] = Counter()
     for row in rows:
         for key in ROW_COUNTS:
             total[key] += row[key]
@@ -136,7 +127,21 @@ def group_metrics(
     selectors: Sequence[Selector],
     config: ReportConfig,
 ) -> dict[str, Any]:
-    """Everything ``metrics.json`` says of one dataset and generator."""
+    """Everything ``metrics.json`` says of one dataset and generator.
+
+    Parameters
+    ----------
+    source : the candidate file.
+    records : its items, each with a row per selector.
+    selectors : the selectors to describe, in column order.
+    config : the seed and bootstrap resamples of the intervals, and the checkpoints of
+        Strategy@k.
+
+    Returns
+    -------
+    Baselines, majority vote, and per selector accuracy, intervals, gap closed, Strategy@k,
+    costs and rates; paired differences between every two selectors.
+    """
     base = baselines([r.labels for r in records])
     scorer = _Scorer(records, base, config)
     n_max = max((len(r.labels) for r in records), default=0)

@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rerank.report.metrics import selector_name
-
-if TYPE_CHECKING:
-    from rerank.report.run import ItemRecord, Source
+from rerank.report.types import ItemRecord, Source, selector_name
 
 __all__ = ["plot_accuracy_vs_k", "summary_markdown", "write_outputs"]
 
@@ -130,7 +127,16 @@ def _group(g: dict[str, Any]) -> list[str]:
 
 
 def summary_markdown(report: dict[str, Any]) -> str:
-    """The tables a person reads: overview, label use, and one section per group."""
+    """The tables a person reads: overview, label use, and one section per group.
+
+    Parameters
+    ----------
+    report : what ``metrics.json`` holds.
+
+    Returns
+    -------
+    ``summary.md``'s Markdown.
+    """
     config = report["config"]
     lines = [
         "# rerank report",
@@ -158,8 +164,14 @@ def summary_markdown(report: dict[str, Any]) -> str:
 
 
 def plot_accuracy_vs_k(report: dict[str, Any], path: Path) -> None:
-    """Accuracy vs k from the sequential checkpoints, Random and Oracle as horizontal
-    lines; one panel per dataset (one colour per generator and judge)."""
+    """Plot accuracy vs k from the sequential checkpoints, Random and Oracle as horizontal
+    lines; one panel per dataset (one colour per generator and judge).
+
+    Parameters
+    ----------
+    report : what ``metrics.json`` holds.
+    path : the PNG file to write.
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display, whatever the environment says
@@ -211,7 +223,14 @@ def plot_accuracy_vs_k(report: dict[str, Any], path: Path) -> None:
 def write_outputs(
     out: Path, report: dict[str, Any], groups: Sequence[tuple[Source, Sequence[ItemRecord]]]
 ) -> None:
-    """Write every report file into ``out`` (created if missing)."""
+    """Write every report file into ``out`` (created if missing).
+
+    Parameters
+    ----------
+    out : the report folder.
+    report : what ``metrics.json`` holds.
+    groups : each candidate file with its item records (for ``rows.jsonl``).
+    """
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (out / "summary.md").write_text(summary_markdown(report), encoding="utf-8")

@@ -24,24 +24,28 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import tournaments
-from rerank.errors import ConfigError, InputError
+from rerank.errors import InputError
 from rerank.items import Item
 from rerank.judges import EvidenceJudge, Judge, create_judge
 from rerank.outputs import result_row
 from rerank.readers import read_items
+from rerank.report.metrics import group_metrics
+from rerank.report.render import write_outputs
+from rerank.report.types import (
+    Group,
+    ItemRecord,
+    ProgressCallback,
+    ReportConfig,
+    Source,
+)
 from rerank.selector import StrategyConfig, item_seed, resolve_judge, select_item
 
 __all__ = [
-    "DEFAULT_REPORT_JUDGES",
-    "DEFAULT_REPORT_STRATEGIES",
-    "ItemRecord",
-    "ReportConfig",
-    "Source",
     "arun_report",
     "baseline_record",
     "find_sources",
@@ -51,51 +55,7 @@ __all__ = [
     "run_report",
 ]
 
-DEFAULT_REPORT_STRATEGIES: tuple[str, ...] = ("sequential", "knockout", "round-robin")
-DEFAULT_REPORT_JUDGES: tuple[str, ...] = ("evidence",)
 _CANDIDATE_FILE = re.compile(r"\.(jsonl|ndjson)(\.gz)?$")
-
-
-@dataclass(frozen=True)
-class ReportConfig:
-    """What to compare and how to measure it, as ``rerank report``'s options give it."""
-
-    strategies: tuple[str, ...] = DEFAULT_REPORT_STRATEGIES
-    judges: tuple[str, ...] = DEFAULT_REPORT_JUDGES
-    seed: int = 0
-    limit: int | None = None
-    bootstrap: int = 2000
-    checkpoints: tuple[int, ...] = (1, 2, 4, 8)
-    expose: tuple[str, ...] = ()
-    concurrency: int = 8
-    both_orders: bool = False
-    aggregate: str = "win_rate"
-
-    def __post_init__(self) -> None:
-        if not self.strategies:
-            raise ConfigError("no strategy to report on: give at least one --strategy")
-        for name in self.strategies:
-            self.strategy(name)  # raises ConfigError naming the valid strategies (aggregates)
-        if self.bootstrap < 1:
-            raise ConfigError(f"--bootstrap must be at least 1, got {self.bootstrap}")
-
-    def strategy(self, name: str) -> StrategyConfig:
-        return StrategyConfig(
-            name=name,
-            seed=self.seed,
-            both_orders=self.both_orders,
-            aggregate=self.aggregate,
-            checkpoints=self.checkpoints,
-        )
-
-
-@dataclass(frozen=True)
-class Source:
-    """One candidate file and the dataset and generator its name says it holds."""
-
-    path: Path
-    dataset: str
-    generator: str
 
 
 def _source(path: Path) -> Source:
@@ -107,8 +67,20 @@ def _source(path: Path) -> Source:
 def find_sources(inputs: Iterable[str | Path]) -> list[Source]:
     """Candidate files from files and directories of ``{dataset}_{generator}.jsonl[.gz]``.
 
-    The dataset is the name up to the first underscore, the generator the rest
-    (``gsm8k_gpt3-4solutions_dev400.jsonl.gz``: ``gsm8k``, ``gpt3-4solutions_dev400``).
+    Parameters
+    ----------
+    inputs : files, and directories whose ``*.jsonl[.gz]`` files are read (sorted).
+
+    Returns
+    -------
+    One source per file, in the order given. The dataset is the name up to the first
+    underscore, the generator the rest (``gsm8k_gpt3-4solutions_dev400.jsonl.gz``:
+    ``gsm8k``, ``gpt3-4solutions_dev400``).
+
+    Raises
+    ------
+    InputError
+        A missing path, or a directory with no candidate files.
     """
     sources: list[Source] = []
     for given in inputs:
@@ -125,18 +97,6 @@ def find_sources(inputs: Iterable[str | Path]) -> list[Source]:
     return sources
 
 
-@dataclass
-class ItemRecord:
-    """One item of a report: its labels, the majority vote, and each selector's row."""
-
-    id: str
-    labels: list[float]
-    task_kind: str
-    majority: int
-    evidence_seconds: float
-    rows: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
-
-
 def _labels(item: Item) -> list[float]:
     scores = item.labels.scores if item.labels is not None else ()
     if len(scores) != item.n or any(s is None for s in scores):
@@ -151,8 +111,25 @@ async def baseline_record(
 ) -> ItemRecord:
     """An item's labels and evidence-signature majority vote, with no selector rows yet.
 
-    The evidence (of ``evidence`` and of every other judge in ``judges`` that assesses
-    candidates) is computed here, once per item, and timed apart from the selectors.
+    Parameters
+    ----------
+    item : the item, labels included.
+    evidence : the evidence judge whose signatures the majority vote counts.
+    seed : the run seed (the vote's ties).
+    judges : other judges whose evidence to compute now (those that assess candidates).
+
+    Returns
+    -------
+    The item's record, ``rows`` empty.
+
+    Raises
+    ------
+    InputError
+        A candidate without a label.
+
+    Notes
+    -----
+    The evidence is computed here, once per item, and timed apart from the selectors.
     """
     labels = _labels(item)
     start = time.perf_counter()
@@ -201,9 +178,6 @@ class _Runner:
             await judge.aclose()
 
 
-ProgressCallback = Callable[[Source, int, int], None]
-
-
 async def gather_records(
     items: Sequence[Item],
     record: Callable[[Item], Awaitable[ItemRecord]],
@@ -212,7 +186,20 @@ async def gather_records(
     concurrency: int,
     progress: ProgressCallback | None = None,
 ) -> list[ItemRecord]:
-    """``record`` of every item, at most ``concurrency`` at once, in item order."""
+    """``record`` of every item, at most ``concurrency`` at once, in item order.
+
+    Parameters
+    ----------
+    items : one file's items.
+    record : makes an item's record.
+    source : the file (for ``progress``).
+    concurrency : records in the making at once.
+    progress : called after each item.
+
+    Returns
+    -------
+    The records, in item order.
+    """
     gate = asyncio.Semaphore(concurrency)
     done = 0
 
@@ -243,14 +230,22 @@ async def _source_records(
     )
 
 
-Group = tuple[Source, Sequence[ItemRecord], dict[str, Any]]
-
-
 def label_use(
     readers: Iterable[str], blind: Iterable[str], exposed: Iterable[str], groups: Sequence[Group]
 ) -> dict[str, Any]:
-    """Who read labels and what the judges could see: the hidden fields granted, and the
-    task resources the output rows say were visible."""
+    """Who read labels and what the judges could see.
+
+    Parameters
+    ----------
+    readers : the specs of the judges that read labels.
+    blind : the specs of the judges that did not.
+    exposed : the hidden fields granted (``--expose``).
+    groups : the report's groups, whose rows say which task resources were visible.
+
+    Returns
+    -------
+    ``metrics.json``'s ``label_use``.
+    """
     visible = {
         name
         for _, records, _ in groups
@@ -269,31 +264,57 @@ def label_use(
 def finish_report(
     report: dict[str, Any], groups: Sequence[Group], out: str | Path | None
 ) -> dict[str, Any]:
-    """Add the groups' metrics to ``report`` and, given ``out``, write the files there."""
+    """Add the groups' metrics to ``report`` and, given ``out``, write the files there.
+
+    Parameters
+    ----------
+    report : ``config`` and ``label_use`` so far.
+    groups : the report's groups, with their metrics.
+    out : the report folder (None: write nothing).
+
+    Returns
+    -------
+    ``report``, completed: what ``metrics.json`` holds.
+    """
     report["groups"] = [metrics for _, _, metrics in groups]
     if out is not None:
-        from rerank.report.render import write_outputs
-
         write_outputs(Path(out), report, [(s, r) for s, r, _ in groups])
     return report
 
 
 async def arun_report(
     inputs: Sequence[str | Path],
-    config: ReportConfig = ReportConfig(),
+    config: ReportConfig | None = None,
     *,
     out: str | Path | None = None,
     progress: ProgressCallback | None = None,
     judges: Sequence[Judge | str] | None = None,
 ) -> dict[str, Any]:
-    """Run the report; returns what ``metrics.json`` holds and, given ``out``, writes
-    ``metrics.json``, ``summary.md``, ``accuracy_vs_k.png`` and ``rows.jsonl`` there.
+    """Run every strategy with every judge on labelled candidate files, and score them.
 
-    ``judges`` (default ``config.judges``) may hold judges built by the caller, such as an
-    LLM judge with its endpoints; the report closes them when it ends.
+    Parameters
+    ----------
+    inputs : candidate files, or directories of them (:func:`find_sources`).
+    config : what to compare and how (default: :class:`ReportConfig`'s defaults).
+    out : a folder to write ``metrics.json``, ``summary.md``, ``accuracy_vs_k.png`` and
+        ``rows.jsonl`` into (None: write nothing).
+    progress : called after each item.
+    judges : the judges (default ``config.judges``); may hold judges built by the
+        caller, such as an LLM judge with its endpoints. The report closes them when it
+        ends.
+
+    Returns
+    -------
+    What ``metrics.json`` holds.
+
+    Raises
+    ------
+    InputError
+        A missing or empty file, a malformed row, a candidate without a label.
+    ConfigError
+        An unknown judge or bad judge arguments.
     """
-    from rerank.report.metrics import group_metrics
-
+    config = config or ReportConfig()
     runner = _Runner(config, judges)
     groups: list[Group] = []
     try:
@@ -318,7 +339,7 @@ async def arun_report(
 
 
 def run_report(
-    inputs: Sequence[str | Path], config: ReportConfig = ReportConfig(), **kwargs: Any
+    inputs: Sequence[str | Path], config: ReportConfig | None = None, **kwargs: Any
 ) -> dict[str, Any]:
     """A blocking :func:`arun_report`."""
     return asyncio.run(arun_report(inputs, config, **kwargs))

@@ -32,16 +32,13 @@ from rerank.judges import EvidenceJudge
 from rerank.readers import jsonl_rows, read_items
 from rerank.report.metrics import ROW_COUNTS, group_metrics
 from rerank.report.run import (
-    Group,
-    ProgressCallback,
-    ReportConfig,
-    Source,
     baseline_record,
     find_sources,
     finish_report,
     gather_records,
     label_use,
 )
+from rerank.report.types import Group, ProgressCallback, ReportConfig, Source
 from rerank.selector import STRATEGIES
 
 __all__ = ["arun_selection_report", "read_selection_rows", "run_selection_report"]
@@ -111,7 +108,21 @@ def _check(row: SelectionRow) -> SelectionRow:
 
 
 def read_selection_rows(path: str | Path) -> Iterator[SelectionRow]:
-    """The rows of one ``rerank select`` output file (plain or ``.gz``), each checked."""
+    """The rows of one ``rerank select`` output file (plain or ``.gz``), each checked.
+
+    Parameters
+    ----------
+    path : the selection file.
+
+    Yields
+    ------
+    Each row with its file and line.
+
+    Raises
+    ------
+    InputError
+        A missing file, or a row that is not JSON or lacks a field a report needs.
+    """
     name = str(path)
     if not Path(path).is_file():
         raise InputError("no such selection file", file=name)
@@ -242,11 +253,26 @@ async def arun_selection_report(
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
     """Score ``rerank select`` output files against the labels of the candidate files they
-    were made on; returns what ``metrics.json`` holds and, given ``out``, writes the
-    report files there (as :func:`rerank.report.run.arun_report`).
+    were made on.
 
-    From ``config`` only the seed (majority-vote ties, bootstrap), ``bootstrap`` and
-    ``concurrency`` (evidence) apply: the rows say which strategies and judges ran.
+    Parameters
+    ----------
+    selections : ``rerank select`` output files.
+    labels : the candidate files the selections were made on.
+    config : only its seed (majority-vote ties, bootstrap), ``bootstrap`` and
+        ``concurrency`` (evidence) apply: the rows say which strategies and judges ran.
+    out : a folder for the report files, as :func:`rerank.report.run.arun_report`'s.
+    progress : called after each item.
+
+    Returns
+    -------
+    What ``metrics.json`` holds.
+
+    Raises
+    ------
+    InputError
+        A malformed row, a row whose item is not in its labels file, or selections that
+        do not cover the same items (naming the selection file and line).
     """
     config = config or ReportConfig()
     sources = find_sources(labels)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -130,3 +131,49 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(runner, examples_file):
     assert "13/13" in loud.stderr
     picks = [[(r["id"], r["selected"]) for r in _rows(x.stdout)] for x in (quiet, loud)]
     assert picks[0] == picks[1] and len(picks[0]) == 13
+
+
+def _options(command) -> dict[str, tuple]:
+    """Each option of ``command`` by name: what it parses, not how its help reads."""
+    return {
+        p.name: (tuple(p.opts), p.type.name, p.default, p.multiple, p.is_flag, p.callback)
+        for p in command.params
+        if isinstance(p, click.Option)
+    }
+
+
+def test_select_and_report_share_their_common_options():
+    """An option both commands take (run, strategy, exec and LLM options) parses alike in
+    both: one definition, in rerank.cli.options."""
+    from rerank.cli.options import LLM_OPTIONS
+    from rerank.cli.report import report
+    from rerank.cli.select import select_command
+
+    select_options, report_options = _options(select_command), _options(report)
+    shared = set(select_options) & set(report_options)
+    assert {"seed", "limit", "checkpoints", "expose", "concurrency", "progress"} <= shared
+    assert {"both_orders", "aggregate", "exec_env", "exec_python", *LLM_OPTIONS} <= shared
+    for name in shared - {"strategy", "judge", "out"}:  # these differ on purpose
+        assert select_options[name] == report_options[name], name
+
+
+def test_the_version_is_the_installed_distribution_s():
+    """`rerank --version` says pyproject's version, read from the installed metadata."""
+    import tomllib
+    from pathlib import Path
+
+    import rerank
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    version = tomllib.loads(pyproject.read_text())["project"]["version"]
+    assert rerank.__version__ == version
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"rerank, version {version}"
+
+
+def test_select_help_says_vote_counts_evidence_signatures(runner):
+    """The --strategy help describes vote as it works: a vote over evidence signatures."""
+    result = runner.invoke(main, ["select", "--help"], terminal_width=1000)
+    assert result.exit_code == 0
+    assert "majority vote over evidence signatures" in result.output
+    assert "normalised final answers" not in result.output

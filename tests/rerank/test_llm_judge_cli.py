@@ -252,8 +252,8 @@ def test_counts_of_a_both_orders_match_that_disagrees():
 
 
 def test_evidence_verdicts_inside_another_judge_count_as_short_circuits():
-    """A verdict by the evidence judge inside the LLM judge is a short-circuit."""
-    decided = Verdict("b", judge="evidence")
+    """A verdict the evidence decided inside the LLM judge (via="evidence") is a short-circuit."""
+    decided = Verdict("b", judge="evidence", via="evidence")
     counts = verdict_counts(_result({(0, 1): decided, (1, 0): decided}))
     assert (counts["short_circuits"], counts["first_shown_wins"], counts["decisive_verdicts"]) == (
         1,

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from rerank.cli.report import report
 from rerank.errors import ConfigError, InputError
 from rerank.judges.evidence import EvidenceJudge
-from rerank.report.run import ReportConfig, find_sources, run_report
+from rerank.report import ReportConfig, run_report
+from rerank.report.run import find_sources
 
 #: Three math items, four candidates each (labels 1 = correct):
 #: A: [0, 1, 1, 0], the two correct ones agree (5), so the majority picks a correct one;

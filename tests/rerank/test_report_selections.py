@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from rerank.cli import main
-from rerank.report.run import ReportConfig, run_report
+from rerank.report import ReportConfig, run_report
 
 #: Three math items, four candidates each (labels 1 = correct). Random@N = 1/4,
 #: Oracle@N = 2/3; the evidence judge picks the largest answer cluster: right on t0 only.
