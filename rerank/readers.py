@@ -4,13 +4,18 @@ Three shapes are understood, and detected from the first row of a file:
 
 - JETTS: ``{"query": {"content", "metadata"}, "responses": [{"content", "metadata": {"score"}}]}``
 - simple: ``{"id", "prompt", "candidates": [str | {"text", ...}], "task": {...}, "scores": [...]}``
-- columns: any table ``datasets`` can load (json, jsonl, parquet, csv, or a hub dataset name),
-  read with ``prompt_field`` / ``candidates_field`` (dotted paths reach nested fields).
+- columns: any table: json, jsonl, parquet, csv, a folder written by ``datasets``'
+  ``save_to_disk``, or a hub dataset name, read with :class:`Fields` (field paths reach
+  nested fields and list items: ``query.content``, ``messages.-1.content``; see
+  :mod:`rerank.fieldpaths`).
 
-JSON lines files (optionally gzipped) and CSV files are parsed here line by line so that an
-error can name its line; other files stream through ``datasets``. Either way memory stays
-flat in the number of rows: even the duplicate-id check, which must remember every id of
-the file, keeps them in a temporary on-disk index (:class:`_SeenIds`) rather than in a set.
+Rows come from :mod:`rerank.sources`: JSON lines (optionally gzipped) and CSV files line by
+line, so that an error can name its line; other files, ``save_to_disk`` folders (one split
+of a ``DatasetDict``: ``folder::test``, or its only one) and hub datasets through
+``datasets``. A cell meant to hold a list or an object may hold it as text: JSON, or the
+Python literal pandas' ``to_csv`` writes (:mod:`rerank.cells`). Memory stays flat in the
+number of rows: even the duplicate-id check, which must remember every id of the file,
+keeps them in a temporary on-disk index (:class:`_SeenIds`) rather than in a set.
 A malformed row raises :class:`~rerank.errors.InputError`, or, when an ``on_invalid``
 callback is given, is handed to it and skipped. A file that cannot be read on (missing, not
 gzip, cut short) raises ``InputError`` whatever the callback, once the rows before the break
@@ -19,19 +24,16 @@ were yielded.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import json
 import math
 import sqlite3
-import sys
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rerank.cells import CellError, parse_container
 from rerank.errors import InputError, OutputError
+from rerank.fieldpaths import FieldPathError, get_path
 from rerank.items import (
     TASK_KINDS,
     VISIBLE_RESOURCES,
@@ -41,28 +43,30 @@ from rerank.items import (
     Task,
     resource_problem,
 )
+from rerank.sources import csv_rows, jsonl_rows, source_rows
 
 __all__ = ["FORMATS", "Fields", "csv_rows", "detect_format", "jsonl_rows", "read_items"]
 
 FORMATS: tuple[str, ...] = ("auto", "jetts", "simple", "columns")
-_JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json.gz", ".ndjson.gz")
-_CSV_DELIMITERS = {".csv": ",", ".tsv": "\t"}
-_DATASET_LOADERS = {
-    ".parquet": "parquet",
-    ".json": "json",
-    ".arrow": "arrow",
-}
 
 
 @dataclass(frozen=True)
 class Fields:
-    """Where the parts of a row live in the simple and columns formats (dotted paths)."""
+    """Where the parts of a row live in the simple and columns formats: field paths
+    (:mod:`rerank.fieldpaths`), such as ``query.content`` or ``messages.-1.content``.
+
+    ``tests`` and ``inputs``, when given, are where the visible resources of those names
+    live outside the task object (a column of user-supplied tests, of inputs for behaviour
+    clustering); they win over the task's own ``tests`` and ``inputs``.
+    """
 
     prompt: str = "prompt"
     candidates: str = "candidates"
     id: str = "id"
     scores: str = "scores"
     task: str = "task"
+    tests: str | None = None
+    inputs: str | None = None
 
 
 OnInvalid = Callable[[InputError], None]
@@ -76,12 +80,15 @@ def read_items(
     expose: Iterable[str] = (),
     task_kind: str | None = None,
     on_invalid: OnInvalid | None = None,
-    split: str = "train",
+    split: str | None = None,
 ) -> Iterator[Item]:
-    """Yield the items of one file (or hub dataset), validating each row.
+    """Yield the items of one file, ``save_to_disk`` folder or hub dataset, validating each
+    row.
 
     ``expose`` names hidden fields (such as ``reference``) that the caller grants to the
-    judge; ``task_kind`` overrides every row's task kind.
+    judge; ``task_kind`` overrides every row's task kind. ``split`` picks the split of a
+    ``DatasetDict`` folder or a hub dataset, as ``source::split`` does; without either, a
+    folder's only split, and a hub dataset's ``train``.
     """
     name = str(source)
     if format not in FORMATS:
@@ -90,7 +97,7 @@ def read_items(
         raise InputError(
             f"unknown task kind {task_kind!r} (choose from {', '.join(TASK_KINDS)})", file=name
         )
-    rows = _rows(name)
+    rows = source_rows(name, split)
     parser = _RowParser(name, format, fields, tuple(expose), task_kind)
     try:
         for line, row in rows:
@@ -111,164 +118,6 @@ def detect_format(row: Any, fields: Fields = Fields()) -> str:
     if isinstance(row, dict) and "query" in row and "responses" in row:
         return "jetts"
     return "simple" if fields == Fields() else "columns"
-
-
-# --- sources -------------------------------------------------------------------------------
-
-
-def _rows(name: str) -> Iterator[tuple[int, dict | InputError]]:
-    path = Path(name)
-    lower = name.lower()
-    if path.exists():
-        if lower.endswith(_JSONL_SUFFIXES) or (
-            lower.endswith(".json") and not _is_json_array(path)
-        ):
-            return jsonl_rows(path)
-        delimiter = next((v for k, v in _CSV_DELIMITERS.items() if lower.endswith(k)), None)
-        if delimiter is not None:
-            return csv_rows(path, delimiter=delimiter)
-        loader = next((v for k, v in _DATASET_LOADERS.items() if lower.endswith(k)), None)
-        if loader is None:
-            return jsonl_rows(path)  # unknown suffix: JSON lines is our native format
-        return _dataset_rows(name, loader=loader)
-    if "/" in name and not name.startswith((".", "/")) and path.suffix == "":
-        return _dataset_rows(name, loader=None)
-    raise InputError("no such file (and not a hub dataset name such as org/name)", file=name)
-
-
-def _is_json_array(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(4096).lstrip()
-    return head.startswith(b"[")
-
-
-def jsonl_rows(path: Path) -> Iterator[tuple[int, dict | InputError]]:
-    """``(line, object)`` for each non-blank line of a JSON lines file (plain or ``.gz``),
-    or ``(line, InputError)`` for a line that is not UTF-8, not JSON or not an object.
-
-    A file that cannot be read on (not gzip, cut short, a read error) raises
-    :class:`~rerank.errors.InputError` after the lines before the break were yielded.
-    """
-    name = str(path)
-    number = 0
-    try:
-        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
-            for number, raw in enumerate(f, start=1):
-                if raw.strip():
-                    yield number, _json_line(raw, name, number)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise _unreadable(name, number, exc) from None
-
-
-def _json_line(raw: bytes, name: str, number: int) -> dict | InputError:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return InputError(f"invalid UTF-8 at byte {exc.start}", file=name, line=number)
-    try:
-        row = _parse_json(text)
-    except ValueError as exc:
-        return InputError(str(exc), file=name, line=number)
-    if not isinstance(row, dict):
-        return InputError(
-            f"expected a JSON object, got {type(row).__name__}", file=name, line=number
-        )
-    return row
-
-
-def _parse_json(text: str) -> Any:
-    """``json.loads``, with every way it can fail as a ``ValueError`` saying why in a line:
-    invalid JSON, nesting too deep to parse, an integer too long to convert."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
-    except RecursionError:
-        raise ValueError("invalid JSON: nested too deeply to read") from None
-    except ValueError as exc:  # int(): "Exceeds the limit (4300 digits) for integer ..."
-        limit = sys.get_int_max_str_digits()
-        raise ValueError(
-            f"invalid JSON: an integer of more than {limit} digits (Python's limit on "
-            "converting them; the environment variable PYTHONINTMAXSTRDIGITS raises it)"
-            if "digits" in str(exc)
-            else f"invalid JSON: {exc}"
-        ) from None
-
-
-def _unreadable(name: str, reached: int, exc: BaseException) -> InputError:
-    """The error for a file that cannot be read on after line ``reached`` (0: at all)."""
-    if isinstance(exc, EOFError):
-        why = "the file is cut short (its gzip data ends early)"
-    elif isinstance(exc, gzip.BadGzipFile) and str(exc).startswith("Not a gzipped file"):
-        why = "not a gzip file, although its name ends in .gz"
-    elif isinstance(exc, gzip.BadGzipFile | zlib.error):
-        why = f"the gzip data is corrupt ({exc})"
-    else:
-        why = f"cannot be read: {getattr(exc, 'strerror', None) or exc}"
-    if reached == 0:
-        return InputError(why, file=name)
-    message = f"reading stopped here: {why}; the {reached} lines before were read"
-    return InputError(message, file=name, line=reached + 1)
-
-
-def csv_rows(path: Path, *, delimiter: str = ",") -> Iterator[tuple[int, dict | InputError]]:
-    """``(line, row)`` for each data row of a CSV file, ``line`` being the file line the row
-    starts on: the header is line 1, and a quoted cell may span lines. Cells are strings (a
-    JSON list in one is parsed later); an empty cell is an absent field."""
-    name = str(path)
-    # A cell may hold a long response; the default limit of 128 KiB would refuse it.
-    csv.field_size_limit(2**31 - 1)
-    reached = 0
-    try:
-        with open(path, "rb") as f:
-            # Undecodable bytes are kept as surrogates, so that one bad cell fails its row.
-            lines = (raw.decode("utf-8", "surrogateescape") for raw in f)
-            reader = csv.reader(lines, delimiter=delimiter)
-            header = next(reader, [])
-            if header:
-                header[0] = header[0].removeprefix("\ufeff")  # a byte order mark
-            reached = reader.line_num
-            for cells in reader:
-                line, reached = reached + 1, reader.line_num
-                if any(cells):
-                    yield line, _csv_row(header, cells, name, line)
-    except csv.Error as exc:
-        message = f"not valid CSV: {exc} (reading stopped in the row starting here)"
-        raise InputError(message, file=name, line=reached + 1) from None
-    except OSError as exc:
-        raise _unreadable(name, reached, exc) from None
-
-
-def _csv_row(header: list[str], cells: list[str], name: str, line: int) -> dict | InputError:
-    if len(cells) > len(header):
-        message = f"{len(cells)} cells, but the header names {len(header)} columns"
-        return InputError(message, file=name, line=line)
-    row = {}
-    for column, cell in zip(header, cells, strict=False):
-        try:
-            cell.encode("utf-8")
-        except UnicodeEncodeError:
-            return InputError("invalid UTF-8", file=name, line=line, field=column)
-        if cell != "":
-            row[column] = cell
-    return row
-
-
-def _dataset_rows(name: str, *, loader: str | None) -> Iterator[tuple[int, dict | InputError]]:
-    import datasets  # imported here: it takes a second, and JSON lines files never need it
-
-    datasets.disable_progress_bars()
-    try:
-        if loader is None:
-            ds = datasets.load_dataset(name, split="train", streaming=True)
-        else:
-            ds = datasets.load_dataset(loader, data_files=name, split="train", streaming=True)
-        # Row numbers count data rows from 1 (a CSV header is not a row).
-        yield from enumerate(iter(ds), start=1)
-    except InputError:
-        raise
-    except Exception as exc:  # datasets raises many types; all mean "cannot read this"
-        raise InputError(f"cannot be read with datasets: {exc}", file=name) from exc
 
 
 # --- duplicate ids -------------------------------------------------------------------------
@@ -332,14 +181,8 @@ class _SeenIds:
 # --- rows --------------------------------------------------------------------------------
 
 
-def _get(row: Any, path: str) -> Any:
-    """Follow a dotted path; a missing step raises KeyError naming the whole path."""
-    value = row
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            raise KeyError(path)
-        value = value[part]
-    return value
+#: What :meth:`_RowParser.field` returns for an absent field.
+_ABSENT: Any = object()
 
 
 class _RowParser:
@@ -407,16 +250,10 @@ class _RowParser:
 
     def _simple(self, row: dict, line: int, index: int) -> Item:
         f = self.fields
-        try:
-            prompt_value = _get(row, f.prompt)
-        except KeyError:
-            raise self.error("missing", line, f.prompt) from None
-        prompt = self._text(prompt_value, line, f.prompt)
-        try:
-            candidates = _get(row, f.candidates)
-        except KeyError:
-            raise self.error("missing", line, f.candidates) from None
-        candidates = self._json_cell(candidates, line, f.candidates)
+        prompt = self._text(self.field(row, f.prompt, line, required=True), line, f.prompt)
+        candidates = self._container(
+            self.field(row, f.candidates, line, required=True), line, f.candidates
+        )
         if not isinstance(candidates, list):
             raise self.error(
                 f"expected a list, got {type(candidates).__name__}", line, f.candidates
@@ -436,12 +273,8 @@ class _RowParser:
                 texts.append(self._text(cand, line, where))
                 label_scores.append(None)
                 hidden.append({})
-        try:
-            scores_value = _get(row, f.scores)
-        except KeyError:
-            scores_value = None
-        scores_value = self._json_cell(scores_value, line, f.scores)
-        if scores_value is not None:
+        scores_value = self._container(self.field(row, f.scores, line), line, f.scores)
+        if scores_value is not _ABSENT and scores_value is not None:
             if not isinstance(scores_value, list) or len(scores_value) != len(texts):
                 raise self.error(
                     f"expected a list of {len(texts)} numbers (one per candidate)", line, f.scores
@@ -449,26 +282,31 @@ class _RowParser:
             label_scores = [
                 self._score(s, line, f"{f.scores}[{i}]") for i, s in enumerate(scores_value)
             ]
-        try:
-            task = _get(row, f.task)
-        except KeyError:
-            task = {}
+        task = self._container(self.field(row, f.task, line), line, f.task)
+        task = {} if task is _ABSENT else task
         if not isinstance(task, dict):
             raise self.error("expected an object", line, f.task)
-        try:
-            raw_id = _get(row, f.id)
-        except KeyError:
-            raw_id = index
-        top = {f.prompt, f.candidates, f.id, f.scores, f.task}
+        # Resources named by their own field paths win over the task's.
+        resource_paths: dict[str, str] = {}
+        for name, path in (("tests", f.tests), ("inputs", f.inputs)):
+            value = _ABSENT if path is None else self.field(row, path, line)
+            if path is not None and value is not _ABSENT:
+                # tests may be one string: only text that reads as a list is one
+                strict = name != "tests"
+                task = {**task, name: self._container(value, line, path, strict=strict)}
+                resource_paths[name] = path
+        raw_id = self.field(row, f.id, line)
+        top = {f.prompt, f.candidates, f.id, f.scores, f.task, *resource_paths.values()}
         extra = {k: v for k, v in row.items() if k not in top}
         return self._item(
-            row_id=raw_id,
+            row_id=index if raw_id is _ABSENT else raw_id,
             prompt=prompt,
             texts=texts,
             scores=label_scores,
             hidden_candidates=hidden,
             task_fields=task,
             task_path=f.task,
+            resource_paths=resource_paths,
             extra=extra,
             line=line,
         )
@@ -485,6 +323,7 @@ class _RowParser:
         task_path: str,
         extra: dict,
         line: int,
+        resource_paths: dict[str, str] | None = None,
     ) -> Item:
         if isinstance(row_id, bool) or not isinstance(row_id, str | int):
             raise self.error("expected a string or an integer", line, "id")
@@ -511,7 +350,8 @@ class _RowParser:
             problem = resource_problem(name, value)
             if problem is not None:
                 top = name in extra and name not in VISIBLE_RESOURCES  # exposed from the row
-                where = name if top else f"{task_path}.{name}"
+                where = (resource_paths or {}).get(name)
+                where = where or (name if top else f"{task_path}.{name}")
                 raise self.error(problem[1], line, where + problem[0])
         labels = Labels(scores=tuple(scores), gold=gold, candidates=tuple(hidden_candidates))
         return Item(
@@ -525,13 +365,29 @@ class _RowParser:
             exposed=tuple(exposed),
         )
 
-    def _json_cell(self, value: Any, line: int, field: str) -> Any:
-        """A string holding a JSON list (a CSV cell) parsed; any other value as it is."""
-        if not (isinstance(value, str) and value.lstrip().startswith("[")):
+    def field(self, row: dict, path: str, line: int, *, required: bool = False) -> Any:
+        """The value at ``path`` (:func:`~rerank.fieldpaths.get_path`); :data:`_ABSENT`, or
+        when ``required`` a ``missing`` error, if it is not there."""
+        try:
+            return get_path(row, path)
+        except KeyError:
+            if required:
+                raise self.error("missing", line, path) from None
+            return _ABSENT
+        except FieldPathError as exc:
+            raise self.error(str(exc), line, path) from None
+
+    def _container(self, value: Any, line: int, field: str, *, strict: bool = True) -> Any:
+        """Text holding a list or an object (a CSV cell: JSON, or a Python literal as pandas
+        writes it) read as one; any other value as it is. Not ``strict``: text that does
+        not read stays text."""
+        if not (isinstance(value, str) and value.lstrip().startswith(("[", "{"))):
             return value
         try:
-            return _parse_json(value)
-        except ValueError as exc:
+            return parse_container(value)
+        except CellError as exc:
+            if not strict:
+                return value
             raise self.error(str(exc), line, field) from None
 
     def _text(self, value: Any, line: int, field: str) -> str:
