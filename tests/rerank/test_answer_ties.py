@@ -4,7 +4,6 @@ every judge reads the one extraction (rerank.answers.extract_answer)."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from collections import Counter
 
 import pytest
@@ -99,12 +98,6 @@ def test_weak_answers_join_a_stated_answer() -> None:
     assert result.vote_keys == ["3", "3", "5", "7"] and result.selection.winner in (0, 1)
 
 
-requires_math_verify = pytest.mark.skipif(
-    importlib.util.find_spec("math_verify") is None, reason="math-verify is not installed"
-)
-
-
-@requires_math_verify
 def test_the_llm_judge_is_shown_the_same_extraction() -> None:
     """The evidence an LLM judge reads names each candidate's answer and where it was found,
     from the one extractor: a JSON answer, a weak last number, no answer."""

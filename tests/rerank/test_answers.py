@@ -515,7 +515,6 @@ def test_hand_labelled_answers_are_extracted(shared_data: Path) -> None:
     )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    pytest.importorskip("math_verify", reason="math-verify is not installed")
     with bench.EquivalencePool(workers=1) as pool:
         results = bench.score_labels(shared_data, bench.LABELS, pool)
     assert set(results) == set(bench.SAMPLE_SIZES)

@@ -32,15 +32,9 @@ from rerank.verifiers.math.verifier import MathVerifier, reference_answer
 ROOT = Path(__file__).resolve().parents[2]
 TOWER = "9^{9^{9^9}}"  # math-verify would compute this forever
 
-requires_math_verify = pytest.mark.skipif(
-    importlib.util.find_spec("math_verify") is None, reason="math-verify is not installed"
-)
-
-
 @pytest.fixture(scope="module")
 def pool() -> Iterator[EquivalencePool]:
     """One worker shared by the module's tests, stopped (and checked gone) at the end."""
-    pytest.importorskip("math_verify", reason="math-verify is not installed")
     pool = EquivalencePool(workers=1)
     yield pool
     pids = pool.pids()
@@ -81,7 +75,6 @@ def test_reference_matches_are_per_answer(pool: EquivalencePool) -> None:
 
 def test_concurrent_calls_from_threads_get_their_own_results() -> None:
     """Calls from many threads at once (as judges make them) each get their own answer."""
-    pytest.importorskip("math_verify", reason="math-verify is not installed")
     calls = [([str(k), f"{k}.0", str(k + 1)], str(k)) for k in range(12)]
     with EquivalencePool(workers=2) as pool, ThreadPoolExecutor(8) as threads:
         results = list(threads.map(lambda call: pool.equivalence(*call), calls))
@@ -96,7 +89,6 @@ def test_results_are_cached_by_content(pool: EquivalencePool) -> None:
     assert first.classes == (0, 0, 0)
 
 
-@requires_math_verify
 def test_a_pathological_answer_times_out_and_the_worker_is_replaced() -> None:
     """A step over its deadline kills the worker; the other answers keep their result."""
     with EquivalencePool(workers=1, timeout=0.5) as pool:
@@ -111,7 +103,6 @@ def test_a_pathological_answer_times_out_and_the_worker_is_replaced() -> None:
     _assert_gone(before)
 
 
-@requires_math_verify
 def test_an_exhausted_budget_leaves_everything_unknown() -> None:
     """When the call's budget runs out, every answer is its own class and timed out."""
     with EquivalencePool(workers=1, timeout=0.5, budget=0.5) as pool:
@@ -121,7 +112,6 @@ def test_an_exhausted_budget_leaves_everything_unknown() -> None:
     assert result.reference == (None, None)
 
 
-@requires_math_verify
 def test_an_orphaned_worker_ends_when_its_cpu_allowance_runs_out() -> None:
     """A worker left computing with nobody to kill it stops at its request's CPU allowance."""
     worker = subprocess.Popen(
@@ -141,7 +131,6 @@ def test_an_orphaned_worker_ends_when_its_cpu_allowance_runs_out() -> None:
         worker.wait()
 
 
-@requires_math_verify
 def test_workers_start_lazily_and_stop_on_close() -> None:
     """No worker before the first call; none left after close; the pool then restarts."""
     pool = EquivalencePool(workers=1)
@@ -321,7 +310,6 @@ def test_reference_equivalence_goes_beyond_string_equality(verifier: MathVerifie
     assert statuses == ["pass", "fail"]
 
 
-@requires_math_verify
 def test_reference_timeout_is_unknown_and_answers_keep_their_own_signature() -> None:
     """A pathological answer's reference check is unknown, and its signature its own form."""
     with EquivalencePool(workers=1, timeout=0.5) as pool:
@@ -459,7 +447,6 @@ def test_reference_answer_reads_solutions_and_bare_answers() -> None:
 
 def test_the_example_in_the_docs_prints_what_it_claims() -> None:
     """docs/math.md's example runs and prints the lines its trailing comments show."""
-    pytest.importorskip("math_verify", reason="math-verify is not installed")
     (block,) = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "math.md").read_text(), re.S)
     claims = [line[2:] for line in block.splitlines() if line.startswith("# ")]
     out = io.StringIO()

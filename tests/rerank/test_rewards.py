@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import doctest
 import gzip
-import importlib.util
 import json
 from pathlib import Path
 
@@ -19,10 +18,6 @@ from rerank.judges import BaseJudge, Verdict
 from rerank.rewards import agrpo_reward, compute_score, compute_score_batch, grpo_reward
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-requires_math_verify = pytest.mark.skipif(
-    importlib.util.find_spec("math_verify") is None, reason="math-verify is not installed"
-)
-
 # Two prompts of 4 completions each, flattened as TRL passes them (num_generations = 4).
 PROMPTS = ["What is 2+3?"] * 4 + ["What is 10-4?"] * 4
 COMPLETIONS = [
@@ -132,7 +127,6 @@ def test_a_failed_judge_gives_none_for_its_group_only():
     assert values[4:] == [None] * 4 and all(v is not None for v in values[:4])
 
 
-@requires_math_verify
 def test_ground_truth_columns_count_only_when_granted():
     """The answer column is a label until exposed; granted, it decides against the majority."""
     prompts = ["What is 2+3?"] * 3
@@ -203,7 +197,6 @@ def test_the_sync_form_works_inside_a_running_event_loop():
 # --- verl ---------------------------------------------------------------------------------
 
 
-@requires_math_verify
 def test_compute_score_has_verls_signature_for_math():
     """compute_score(data_source, solution_str, ground_truth, extra_info) scores a math
     answer against a bare answer or a whole solution; no answer scores 0."""
@@ -257,7 +250,6 @@ def test_compute_score_checks_ifeval_instructions_from_extra_info():
     assert compute_score("ifeval", "hello, there", None, extra, partial_credit=True) == 0.5
 
 
-@requires_math_verify
 def test_the_batch_form_takes_verls_batch_keywords():
     """compute_score_batch(data_sources=, solution_strs=, ground_truths=, extra_infos=,
     **reward_kwargs) scores every row in order (rows of one task verified together)."""
@@ -283,7 +275,6 @@ def test_a_row_that_cannot_be_scored_raises():
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"shared data not found at {SHARED_DATA}")
-@requires_math_verify
 def test_compute_score_agrees_with_gsm8k_labels():
     """On 40 GSM8K rows (160 solutions), compute_score against the gold answer agrees with
     the labels (benchmarks/rewards.py measures the whole set)."""

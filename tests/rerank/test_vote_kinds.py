@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from collections import Counter
-
-import pytest
 
 from rerank import select
 from rerank.items import Item
@@ -38,7 +35,6 @@ def test_code_candidates_vote_by_behaviour():
     assert row["strategy_options"] == {"key": VOTE_KEY}
 
 
-@pytest.mark.skipif(importlib.util.find_spec("math_verify") is None, reason="needs math-verify")
 def test_math_candidates_vote_by_answer_class():
     """On math, equivalent answers (1/2, 0.5, \\frac{1}{2}) share one class."""
     texts = ["So x = 1/2. #### 1/2", "#### 0.5", "The answer is \\boxed{\\frac{1}{2}}", "#### 2"]
