@@ -115,6 +115,21 @@ class Rule:
         )
 
 
+#: The bottom layer of rerank: every other layer may import it, it imports none of them.
+FOUNDATION = (
+    "rerank.errors",
+    "rerank.text",
+    "rerank.memo",
+    "rerank.items",
+    "rerank.evidence",
+    "rerank.answers",
+    "rerank.answers_json",
+    "rerank.cells",
+    "rerank.fieldpaths",
+    "rerank.sources",
+    "rerank.readers",
+)
+
 RULES = [
     Rule("tournaments imports nothing from rerank", ("tournaments",), ("rerank",)),
     Rule(
@@ -131,6 +146,32 @@ RULES = [
         ("rerank.sandbox",),
         ("rerank",),
         allowed=("rerank.errors", "rerank.sandbox"),
+    ),
+    Rule(
+        "the foundation (data model, readers, evidence contract, answers, utilities) imports"
+        " no layer above it",
+        FOUNDATION,
+        ("rerank",),
+        allowed=FOUNDATION,
+    ),
+    Rule(
+        "verifiers compute evidence without an LLM: no llm, local or skills",
+        ("rerank.verifiers",),
+        ("rerank.llm", "rerank.local", "rerank.skills"),
+    ),
+    Rule(
+        "judges import nothing that runs them (selector, run, outputs, batch, report, view, ray)",
+        ("rerank.judges",),
+        (
+            "rerank.selector",
+            "rerank.run",
+            "rerank.outputs",
+            "rerank.batch",
+            "rerank.report",
+            "rerank.view",
+            "rerank.ray",
+            "rerank.cli",
+        ),
     ),
     Rule(
         "rerank.labels (labels from hidden tests) is imported by benchmarks and tests only",
