@@ -464,8 +464,8 @@ def _read_value(written: str, source: str) -> FinalAnswer | None:
         if inner.written is None:
             return None
         return FinalAnswer(inner.written, source if not inner.weak else LAST_NUMBER)
-    inner = _in_box(written) or _after_answer_is(written)
-    return _stated(inner or written, source)
+    stated = _in_box(written) or _after_answer_is(written)
+    return _stated(stated or written, source)
 
 
 # --- normalisation --------------------------------------------------------------------

@@ -40,14 +40,12 @@ __all__ = ["aselect_many", "error_row", "select_many"]
 T = TypeVar("T")
 
 
-def _per_item(name: str, value: T | Sequence[T] | None, n: int, single: type) -> list[Any]:
-    """``value`` for each of ``n`` items: one value for all, or a sequence of ``n``."""
-    if value is None or isinstance(value, single):
-        return [value] * n
-    values = list(value)  # type: ignore[arg-type]
-    if len(values) != n:
-        raise ConfigError(f"{name}: expected {n} values, one per prompt, got {len(values)}")
-    return values
+def _per_item(name: str, values: Sequence[T], n: int) -> list[T]:
+    """``values`` as a list, which must hold one value for each of ``n`` items."""
+    found = list(values)
+    if len(found) != n:
+        raise ConfigError(f"{name}: expected {n} values, one per prompt, got {len(found)}")
+    return found
 
 
 def error_row(item_id: str | None, exc: BaseException) -> dict[str, Any]:
@@ -111,10 +109,14 @@ async def aselect_many(
     if concurrency < 1:
         raise ConfigError("concurrency must be at least 1")
     config = StrategyConfig(name=strategy, seed=seed, **options)
-    item_ids = [None] * n if ids is None else _per_item("ids", ids, n, type(None))
-    kinds = _per_item("kind", kind, n, str)
-    item_resources = _per_item("resources", resources, n, dict)
-    item_scores = [None] * n if scores is None else _per_item("scores", scores, n, type(None))
+    item_ids = [None] * n if ids is None else _per_item("ids", ids, n)
+    kinds = [kind] * n if kind is None or isinstance(kind, str) else _per_item("kind", kind, n)
+    item_resources = (
+        [resources] * n
+        if resources is None or isinstance(resources, dict)
+        else _per_item("resources", resources, n)
+    )
+    item_scores = [None] * n if scores is None else _per_item("scores", scores, n)
     chosen = resolve_judge(judge, config)
     evidence = None
     if config.name == "vote":  # vote's keys: one evidence judge for the batch

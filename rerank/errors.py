@@ -146,7 +146,8 @@ class SkillError(ConfigError):
 
 
 class _Problem(Protocol):
-    skill: str
+    @property
+    def skill(self) -> str: ...
 
 
 class SandboxError(RerankError):

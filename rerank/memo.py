@@ -21,10 +21,11 @@ Examples
 from __future__ import annotations
 
 import asyncio
+import enum
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterator
-from typing import Generic, TypeVar, overload
+from typing import Final, Generic, TypeVar, overload
 
 __all__ = ["LRU", "SingleFlight"]
 
@@ -82,10 +83,9 @@ class LRU(Generic[K, V]):
         second result wins; both are equal for the pure computations cached here). If it
         raises, nothing is remembered.
         """
-        sentinel = _MISSING
-        found = self.get(key, sentinel)
-        if found is not sentinel:
-            return found  # type: ignore[return-value]
+        found = self.get(key, _MISSING)
+        if found is not _MISSING:
+            return found
         value = compute()
         self.put(key, value)
         return value
@@ -148,7 +148,7 @@ class SingleFlight(Generic[K, V]):
         """
         found = self._done.get(key, _MISSING)
         if found is not _MISSING:
-            return found, False  # type: ignore[return-value]
+            return found, False
         flight = self._flying.get(key)
         started = flight is None
         if flight is None:
@@ -174,9 +174,13 @@ async def _call(compute: Callable[[], Awaitable[V]]) -> V:
     return await compute()
 
 
-class _Missing:
+class _Missing(enum.Enum):
+    """No value for the key (an enum, so the type checker narrows ``is not _MISSING``)."""
+
+    MISSING = enum.auto()
+
     def __repr__(self) -> str:
         return "<missing>"
 
 
-_MISSING = _Missing()
+_MISSING: Final = _Missing.MISSING

@@ -318,7 +318,8 @@ class GroupReward:
         item = build_item(prompt, texts, kind=self.kind, resources=resources, where="reward group")
         item = replace(item, exposed=tuple(resources))
         if self.config is None:
-            _, stand = await self.evidence.assess(item)  # type: ignore[union-attr]
+            assert self.evidence is not None  # __init__ refuses mode 'verifier' without it
+            _, stand = await self.evidence.assess(item)
             return [s.hard for s in stand], None
         try:
             result = await select_item(

@@ -184,7 +184,9 @@ def create_env(
     _install(env_python, root, packages, progress)
     freeze = _pip(env_python, "freeze", "--all").stdout.splitlines()
     (root / FREEZE).write_text("\n".join(freeze) + "\n", encoding="utf-8")
-    installed = {canonicalize_name(n): v for n, _, v in (f.partition("==") for f in freeze) if v}
+    installed: dict[str, str] = {
+        canonicalize_name(n): v for n, _, v in (f.partition("==") for f in freeze) if v
+    }
     for package in packages:
         package.installed = installed.get(package.name)
     record.update(

@@ -141,7 +141,8 @@ def oracle(
 def _oracle(dataset: str, entry_point: str, args: list, out: Any, exp: Any, atol: float):
     exact = equal(out, exp, False)
     if dataset == "humaneval" and entry_point == "find_zero":
-        return type(out) in (int, float) and abs(_poly(*args, out)) <= atol
+        (xs,) = args
+        return type(out) in (int, float) and abs(_poly(xs, out)) <= atol
     if dataset != "mbpp":
         return None
     if entry_point == "are_equivalent":

@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from functools import cache
+from typing import TypedDict
 
 __all__ = [
     "CGROUP_ENV",
@@ -108,10 +109,16 @@ _SHARED_MEMORY_NOTE = (
 )
 
 
+class _Confinement(TypedDict):
+    network_isolated: bool
+    pid_namespace: bool
+    filesystem_isolated: bool
+
+
 def candidates(is_root: bool) -> list[Isolation]:
     """The tiers worth trying for this user, strongest first."""
-    isolated = dict(network_isolated=True, pid_namespace=True, filesystem_isolated=True)
-    exposed = dict(network_isolated=False, pid_namespace=False, filesystem_isolated=False)
+    isolated = _Confinement(network_isolated=True, pid_namespace=True, filesystem_isolated=True)
+    exposed = _Confinement(network_isolated=False, pid_namespace=False, filesystem_isolated=False)
     if is_root:
         return [
             Isolation("namespaces", "setuid-nobody", **isolated, notes=[_SHARED_MEMORY_NOTE]),
@@ -152,7 +159,7 @@ def detect(probe: Callable[[Isolation], str | None], *, is_root: bool) -> Isolat
     Failed tiers are recorded in the chosen one's notes; when none works the result is
     ``method="none"``, which makes run_python refuse rather than run unbounded code.
     """
-    failures = []
+    failures: list[str] = []
     for candidate in candidates(is_root):
         reason = probe(candidate)
         if reason is None:

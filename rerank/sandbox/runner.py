@@ -297,8 +297,9 @@ def run_python(
         _write_files(Path(workdir), source, files or {})
         if uid is not None and iso.namespaces == "none":
             os.chown(workdir, uid, uid)  # with namespaces the program gets a tmpfs instead
-        stdin_file = stack.enter_context(tempfile.TemporaryFile()) if stdin is not None else None
-        if stdin_file is not None:
+        stdin_file = None
+        if stdin is not None:
+            stdin_file = stack.enter_context(tempfile.TemporaryFile())
             stdin_file.write(stdin.encode())
             stdin_file.seek(0)
         status_r, status_w = os.pipe()

@@ -12,7 +12,7 @@ format as it is. That subset is small enough to validate here in full
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = [
     "KEYWORDS",
@@ -48,7 +48,7 @@ WINNERS = ("A", "B", "tie")
 Problem = tuple[str, str]  # (field, message)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

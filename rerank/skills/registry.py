@@ -20,7 +20,7 @@ from pathlib import Path
 from rerank.errors import ConfigError
 from rerank.items import TASK_KINDS
 from rerank.skills.package import Skill, load_skill
-from rerank.skills.problems import SkillError, SkillProblem
+from rerank.skills.problems import SkillError
 
 __all__ = ["BUILTIN", "SkillRegistry", "builtin_dir", "discover"]
 
@@ -75,13 +75,13 @@ class SkillRegistry:
         sources += [(str(d), Path(d)) for d in extra_dirs]
         entries: dict[str, _Entry] = {}
         notes: list[str] = []
-        problems: list[SkillProblem] = []
+        failures: list[SkillError] = []
         for layer, (source, directory) in enumerate(sources, start=0 if builtin else 1):
             for folder in discover(directory):
                 try:
                     skill = load_skill(folder)
                 except SkillError as exc:
-                    problems.extend(exc.problems)
+                    failures.append(exc)
                     continue
                 previous = entries.get(skill.name)
                 if previous is not None:
@@ -90,8 +90,8 @@ class SkillRegistry:
                         f"{previous.source}"
                     )
                 entries[skill.name] = _Entry(skill, source, layer)
-        if problems:
-            raise SkillError(problems)
+        if failures:
+            raise SkillError([problem for failure in failures for problem in failure.problems])
         return cls(entries.values(), notes)
 
     def __iter__(self) -> Iterator[Skill]:

@@ -229,7 +229,14 @@ def _parse_entry(checker: _EntryChecker, entry: Any) -> Resource | None:
             tool = checker.choice(entry, "tool", TOOLS)
         if kind == "reference" and "reference" not in sees:
             checker.problem("sees", "a reference resource must list 'reference' in what it sees")
-    if None in (rid, kind, when, cost, evidence) or not isinstance(entry.get("sees"), list):
+    if (
+        rid is None
+        or kind is None
+        or when is None
+        or cost is None
+        or evidence is None
+        or not isinstance(entry.get("sees"), list)
+    ):
         return None
     return Resource(rid, kind, when, cost, evidence, sees, path, verifier, tool, text, criteria)
 

@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import ast
 import threading
-from typing import Any
+from typing import Any, Literal, overload
 
 __all__ = ["parse"]
 
 _LOCK = threading.Lock()
+
+
+@overload
+def parse(source: str, mode: Literal["exec"] = "exec", **options: Any) -> ast.Module: ...
+@overload
+def parse(source: str, mode: Literal["eval"], **options: Any) -> ast.Expression: ...
+@overload
+def parse(source: str, mode: str, **options: Any) -> ast.AST: ...
 
 
 def parse(source: str, mode: str = "exec", **options: Any) -> ast.AST:

@@ -29,6 +29,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from rerank.evidence import Status
 from rerank.text import clip
 from rerank.verifiers import pyast
 from rerank.verifiers.code.runner import OpResult, StepResult
@@ -38,11 +39,15 @@ __all__ = [
     "CheckRequest",
     "Claim",
     "TestPlan",
+    "Verdict",
     "candidate_names",
     "compare_want",
     "plan_test",
     "resolve",
 ]
+
+#: A test's (or one claim's) status and a line on what happened.
+Verdict = tuple[Status, str]
 
 _BUILTINS = frozenset(dir(builtins))
 _STDLIB = frozenset(sys.stdlib_module_names)
@@ -240,12 +245,12 @@ def plan_test(
             return TestPlan(ops=tuple(ops), claims=(claim,))
         return TestPlan(ops=(*ops, {"exec": source}), printed_want=want)
     claims = []
-    for statement in tree.body:
-        if isinstance(statement, ast.Assert):
-            claims.append(_claim(statement.test, splitter, ops, want=None))
+    for node in tree.body:
+        if isinstance(node, ast.Assert):
+            claims.append(_claim(node.test, splitter, ops, want=None))
         else:
-            ops.append({"exec": _unparse(statement)})
-            splitter.theirs = splitter.theirs | _bound([statement])
+            ops.append({"exec": _unparse(node)})
+            splitter.theirs = splitter.theirs | _bound([node])
     return TestPlan(ops=tuple(ops), claims=tuple(claims))
 
 
@@ -332,7 +337,7 @@ def _literal_text(want: str) -> tuple[bool, Any]:
 
 def resolve(
     plan: TestPlan, step: StepResult, requests: list[CheckRequest]
-) -> tuple[str, str] | list[tuple[Claim, int | tuple[str, str] | Any]]:
+) -> Verdict | list[tuple[Claim, int | Verdict | Any]]:
     """The test's ``(status, detail)``, or its claims each with a pending request index.
 
     A step that did not finish is the test's result (error, timeout, unknown). Otherwise
@@ -377,7 +382,7 @@ def resolve(
 
 def _decide_here(
     claim: Claim, expr: ast.expr, values: dict[str, Any], results: list[OpResult]
-) -> tuple[str, str] | None:
+) -> Verdict | None:
     source = _unparse(claim.expr)
     if isinstance(expr, ast.Name) and expr.id in values:
         value = values[expr.id]
@@ -418,7 +423,7 @@ def _root_source(claim: Claim, name: str) -> str:
     return _unparse(_node(claim.expr, claim.roots[k][0]))
 
 
-def _truth(value: Any, source: str, root: str) -> tuple[str, str]:
+def _truth(value: Any, source: str, root: str) -> Verdict:
     if isinstance(value, Opaque | Digest):
         kind = value.type if isinstance(value, Opaque) else "too big"
         return (
@@ -444,9 +449,9 @@ def _expected(source: str, shown: str, want: str) -> str:
 
 def finish(
     plan: TestPlan, pending: list[tuple[Claim, Any]], answers: list[dict[str, Any] | None]
-) -> tuple[str, str]:
+) -> Verdict:
     """Complete a test whose claims went to the checker, from the checker's answers."""
-    results = []
+    results: list[Verdict] = []
     for claim, result in pending:
         if isinstance(result, tuple):
             results.append(result)
@@ -472,7 +477,7 @@ def finish(
     return _combine(results)
 
 
-def _combine(results: list[tuple[str, str]]) -> tuple[str, str]:
+def _combine(results: list[Verdict]) -> Verdict:
     for status in ("error", "timeout", "fail", "unknown"):
         for got, detail in results:
             if got == status:

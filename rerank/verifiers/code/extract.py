@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rerank.verifiers import pyast
@@ -148,7 +149,7 @@ def longest_parsable(text: str) -> str:
     nonblank = [0]
     for line in lines:
         nonblank.append(nonblank[-1] + bool(line.strip()))
-    starts = range(n)
+    starts: Sequence[int] = range(n)
     if n > _MAX_SCAN_LINES:
         starts = [i for i in range(n) if _CODE_START.match(lines[i])]
     best, best_len = (0, 0), 0

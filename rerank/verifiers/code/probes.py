@@ -52,10 +52,11 @@ True
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 __all__ = ["MAX_LENGTH", "MUTATIONS", "mutated_inputs", "value_key"]
 
@@ -65,7 +66,15 @@ MUTATIONS = 20
 MAX_LENGTH = 50
 #: Numbers double only up to this magnitude.
 _MAX_DOUBLE = 10**6
-_NO_CHANGE = object()
+
+
+class _NoChange(enum.Enum):
+    """What a mutation returns when it found none (an enum, so the type checker narrows)."""
+
+    NO_CHANGE = enum.auto()
+
+
+_NO_CHANGE: Final = _NoChange.NO_CHANGE
 
 
 def mutated_inputs(
@@ -246,7 +255,7 @@ class _Mutator:
                 return new
         return s[1:]
 
-    def _sequence(self, items: list[Any], resize: bool) -> list[Any] | object:
+    def _sequence(self, items: list[Any], resize: bool) -> list[Any] | _NoChange:
         rng = self.rng
         i = rng.randrange(len(items))
         edits = ["change"]
@@ -277,7 +286,7 @@ class _Mutator:
                 return new
         return _NO_CHANGE
 
-    def _dict(self, value: dict[Any, Any], resize: bool) -> dict[Any, Any] | object:
+    def _dict(self, value: dict[Any, Any], resize: bool) -> dict[Any, Any] | _NoChange:
         rng = self.rng
         keys = list(value)
         key = rng.choice(keys)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from rerank.sandbox.runner import SandboxUnavailable
 from rerank.verifiers.code import values as code_values
@@ -39,6 +39,7 @@ __all__ = [
     "WORKER_SOURCE",
     "OpResult",
     "StepResult",
+    "StepStatus",
     "Submitter",
     "WorkerOutcome",
     "read_lines",
@@ -57,6 +58,8 @@ SUPPORT_FILES: dict[str, str] = {
 #: Seconds a step's line may be late (past the step's own limit) before the process is
 #: stopped from outside.
 IDLE_GRACE = 1.0
+#: How a step ended: ``unknown`` is a step that never ran.
+StepStatus = Literal["ok", "raise", "timeout", "died", "unknown"]
 
 
 class Submitter(Protocol):
@@ -89,7 +92,7 @@ class OpResult:
 class StepResult:
     """One step: ``status`` is ok, raise, timeout, died, or unknown (never run)."""
 
-    status: str = "unknown"
+    status: StepStatus = "unknown"
     detail: str = "not run"
     ops: list[OpResult] = field(default_factory=list)
     at: int = 0  # the operation that raised or ran out of time
@@ -235,10 +238,9 @@ class _Watcher:
         for line in lines:
             for record in read_lines(line.decode("utf-8", "replace")):
                 k = record.get("k")
-                step = (
-                    _step(record, self.spec, k) if type(k) is int and 0 <= k < self.total else None
-                )
-                if step is not None and self.stop(self.i, k, step):
+                if type(k) is not int or not 0 <= k < self.total:
+                    continue
+                if self.stop(self.i, k, _step(record, self.spec, k)):
                     return True
         return False
 
@@ -305,8 +307,9 @@ def _step(record: dict[str, Any], spec: dict[str, Any], k: int) -> StepResult:
                 out=str(raw.get("out") or "")[:4000],
             )
         )
-    at = record.get("at") if type(record.get("at")) is int else len(ops)
-    seconds = record.get("t") if type(record.get("t")) in (int, float) else 0.0
+    raw_at, raw_seconds = record.get("at"), record.get("t")
+    at = raw_at if type(raw_at) is int else len(ops)
+    seconds = raw_seconds if type(raw_seconds) is int or type(raw_seconds) is float else 0.0
     if record.get("timeout"):
         limit = float(spec["steps"][k].get("timeout", spec.get("timeout", 3.0)))
         detail = f"timed out after {limit:g}s"
@@ -319,7 +322,7 @@ def _step(record: dict[str, Any], spec: dict[str, Any], k: int) -> StepResult:
     return StepResult("ok", "", ops, at, seconds=float(seconds))
 
 
-def _death(result: Any, spec: dict[str, Any], k: int | None = None) -> tuple[str, str]:
+def _death(result: Any, spec: dict[str, Any], k: int | None = None) -> tuple[StepStatus, str]:
     """The status and detail of the step a process died in."""
     status = getattr(result, "status", "error")
     if getattr(result, "idle", False):

@@ -24,7 +24,7 @@ import ast
 import builtins
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from rerank.verifiers import pyast
 from rerank.verifiers.code.extract import is_stub, prompt_code
@@ -146,7 +146,8 @@ def prompt_examples(prompt: str, entry_point: str | None = None) -> list[Visible
     if entry_point:
         found += [((), src, want) for src, want in _example_lines(prompt, entry_point)]
     found += [((), src, None) for src in _assert_sources(prompt)]
-    tests, seen = [], set()
+    tests: list[VisibleTest] = []
+    seen: set[tuple[tuple[str, ...], str, str | None]] = set()
     for setup, source, want in found:
         key = (setup, source, want)
         if key in seen:
@@ -177,7 +178,8 @@ def _doctests(prompt: str) -> list[tuple[tuple[str, ...], str, str | None]]:
             if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
         ]
     )
-    found, setup = [], []
+    found: list[tuple[tuple[str, ...], str, str | None]] = []
+    setup: list[str] = []
     for text in texts:
         for source, want in _doctest_examples(text):
             tree = _parse(source)
@@ -241,7 +243,7 @@ def _example_lines(prompt: str, entry_point: str) -> list[tuple[str, str]]:
         if call_end is None:
             continue
         call, rest = line[:call_end], line[call_end:].strip()
-        node = pyast.parse(call, mode="eval").body
+        node = cast(ast.Call, pyast.parse(call, mode="eval").body)  # as _call_end found it
         if not all(_is_literal(ast.unparse(a)) for a in node.args):
             continue  # "is_happy(a) => False": prose, not a call anyone could run
         for arrow in _ARROWS:

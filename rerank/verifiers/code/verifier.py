@@ -41,6 +41,7 @@ from rerank.verifiers.code import values as code_values
 from rerank.verifiers.code.checks import (
     CheckRequest,
     TestPlan,
+    Verdict,
     candidate_names,
     finish,
     plan_test,
@@ -357,7 +358,7 @@ class _Plan:
 @dataclass(frozen=True)
 class _Ran:
     outcome: WorkerOutcome
-    statuses: list[tuple[str, str]]
+    statuses: list[Verdict]
     plan: _Plan
 
 

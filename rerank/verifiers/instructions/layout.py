@@ -120,9 +120,10 @@ def multiple_sections(p: Prompt) -> list[Found]:
         ),
         None,
     )
-    if marker is None and pair is None:
+    found = marker or pair
+    if found is None:
         return []
-    spliter = (marker or pair).group(1)
+    spliter = found.group(1)
     counts = [m for m in (search(pat, p.flat) for pat in _SECTION_COUNTS) if m]
     if counts:
         n = number_value(counts[0].group(1))

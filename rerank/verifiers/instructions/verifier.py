@@ -23,7 +23,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from rerank.evidence import Check, Evidence
+from rerank.evidence import Check, Evidence, Status
 from rerank.items import Item
 from rerank.verifiers.instructions.checkers import CheckResult, check_instruction
 from rerank.verifiers.instructions.extraction import extract_instructions
@@ -121,7 +121,9 @@ class InstructionVerifier:
         checks = []
         for instruction_id, kw in zip(ids, kwargs, strict=True):
             result = check_instruction(instruction_id, kw, text, prompt)
-            status = "unknown" if result.strict is None else "pass" if result.strict else "fail"
+            status: Status = (
+                "unknown" if result.strict is None else "pass" if result.strict else "fail"
+            )
             checks.append(
                 Check(
                     _check_id(instruction_id, seen), status, hard=hard, detail=_detail(kw, result)

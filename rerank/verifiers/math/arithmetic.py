@@ -114,12 +114,12 @@ def _product(a: Interval, b: Interval, point: Fraction) -> Interval:
 
 
 def _power(base: Interval, exponent: Interval) -> Interval:
-    n = exponent.point
-    if not exponent.exact or n.denominator != 1 or abs(n) > MAX_EXPONENT:
+    point = exponent.point
+    if not exponent.exact or point.denominator != 1 or abs(point) > MAX_EXPONENT:
         raise Unreadable("exponent out of bounds")
-    if max(_bits(base.low), _bits(base.high)) * abs(n) > MAX_BITS:
+    if max(_bits(base.low), _bits(base.high)) * abs(point) > MAX_BITS:
         raise Unreadable("power too large")
-    n = int(n)
+    n = int(point)
     if n < 0:
         if base.low <= 0 <= base.high:
             raise Unreadable("division by zero")

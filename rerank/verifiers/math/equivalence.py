@@ -286,8 +286,11 @@ class _Unavailable(RuntimeError):
 class _Worker:
     """One child process, and a thread that turns its output lines into messages."""
 
-    def __init__(self, process: subprocess.Popen, generation: int) -> None:
+    def __init__(self, process: subprocess.Popen[str], generation: int) -> None:
+        if process.stdin is None or process.stdout is None:
+            raise ValueError("the math-verify worker is started with its stdin and stdout piped")
         self.process = process
+        self.stdin, self.stdout = process.stdin, process.stdout
         self.generation = generation
         self.messages: queue.Queue[dict | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True, name="math-verify-reader").start()
@@ -325,8 +328,8 @@ class _Worker:
     def run(self, request: dict[str, Any], timeout: float, budget: float) -> dict | list | None:
         """The result; or the step that overran (or crashed), to skip; or None if unknown."""
         try:
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
+            self.stdin.write(json.dumps(request) + "\n")
+            self.stdin.flush()
         except (OSError, ValueError):
             return None
         deadline = time.monotonic() + budget
@@ -343,7 +346,7 @@ class _Worker:
     def stop(self) -> None:
         """Ask the worker to exit (it does on end of input), and kill it if it will not."""
         try:
-            self.process.stdin.close()
+            self.stdin.close()
             self.process.wait(timeout=1)
         except (OSError, ValueError, subprocess.TimeoutExpired):
             pass
@@ -353,7 +356,7 @@ class _Worker:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
+        for stream in (self.stdin, self.stdout):
             with contextlib.suppress(OSError, ValueError):
                 stream.close()
 
@@ -365,7 +368,7 @@ class _Worker:
 
     def _read(self) -> None:
         try:
-            for line in self.process.stdout:
+            for line in self.stdout:
                 try:
                     self.messages.put(json.loads(line))
                 except json.JSONDecodeError:

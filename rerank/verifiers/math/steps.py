@@ -355,7 +355,8 @@ class _Stated:
 def _expression(side: list[_Token], reading: tuple[bool, bool]) -> tuple[str, list[Interval]]:
     """The side as an expression over placeholders ``_0, _1, ...``, and their values."""
     percent, scaled = reading
-    parts, values = [], []
+    parts: list[str] = []
+    values: list[Interval] = []
     for t in side:
         if t.kind == "num":
             parts.append(f"_{len(values)}")
@@ -402,7 +403,8 @@ def _rounds_to(value: Interval, stated: Fraction, decimals: int) -> bool:
     """Whether ``stated``, written with ``decimals`` places, is ``value`` as people round."""
     unit = Fraction(1, 10**decimals)
     v = value.point
-    if abs(v - stated) <= max(abs(v), 1) / 10**9:  # a float's last digits (99.00000000000001)
+    scale = abs(v) if abs(v) >= 1 else 1
+    if abs(v - stated) <= scale / 10**9:  # a float's last digits (99.00000000000001)
         return True
     if value.exact:
         if (v / unit).denominator == 1:  # representable at that precision: must be equal

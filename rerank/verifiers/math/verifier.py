@@ -204,7 +204,11 @@ class MathVerifier:
             if self.steps:
                 checks.extend(step_checks(candidate.text))
             signature = None
-            if d is not None and (not answer.weak or equivalence.classes[d] in stated):
+            if (
+                answer is not None
+                and d is not None
+                and (not answer.weak or equivalence.classes[d] in stated)
+            ):
                 signature = distinct[equivalence.classes[d]]
             evidence.append(Evidence(self.name, tuple(checks), signature, tuple(notes)))
         return evidence
