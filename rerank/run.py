@@ -17,7 +17,7 @@ import sys
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -39,7 +39,17 @@ from rerank.outputs import (
 from rerank.readers import Fields, read_items
 from rerank.selector import ItemResult, StrategyConfig, resolve_judge, select_item
 
-__all__ = ["RunOptions", "RunSummary", "how_to_finish", "output_row", "run_select"]
+__all__ = [
+    "ItemExecutor",
+    "ItemRows",
+    "RunOptions",
+    "RunSummary",
+    "check_run_options",
+    "how_to_finish",
+    "item_rows",
+    "output_row",
+    "run_select",
+]
 
 
 @dataclass
@@ -176,6 +186,24 @@ def output_row(result: ItemResult) -> dict[str, Any]:
     return row
 
 
+@dataclass(frozen=True)
+class ItemRows:
+    """What a run writes for one finished item: its output row and, traced, its trace row."""
+
+    row: dict[str, Any]
+    trace: dict[str, Any] | None = None
+
+
+def item_rows(result: ItemResult, *, trace: bool) -> ItemRows:
+    """The rows of one item's result (the trace row only when the run keeps a trace)."""
+    return ItemRows(output_row(result), trace_row(result) if trace else None)
+
+
+#: Selects one item somewhere and gives back its rows; :func:`run_select` takes one to run
+#: items elsewhere (``rerank.ray`` runs them on a cluster) while it reads, writes and resumes.
+ItemExecutor = Callable[[Item], Awaitable[ItemRows]]
+
+
 def _count_rows(path: str) -> int | None:
     """Rows in a JSON lines file (for the progress bar); None when it cannot be told cheaply."""
     p = Path(path)
@@ -215,11 +243,8 @@ def _items(options: RunOptions, on_invalid: Callable[[InputError], None] | None)
         )
 
 
-async def run_select(
-    options: RunOptions, *, say: Callable[[str], None] | None = None
-) -> RunSummary:
-    """Select the best candidate of every item in ``options.paths``; see :class:`RunOptions`."""
-    say = say or (lambda message: print(message, file=sys.stderr))
+def check_run_options(options: RunOptions) -> None:
+    """Raise :class:`ConfigError` for options no run can start with (before anything runs)."""
     if options.concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
     to_file = options.out not in ("-", None)
@@ -227,6 +252,24 @@ async def run_select(
         raise ConfigError("--resume needs --out FILE (there is nothing to resume on stdout)")
     if to_file and Path(options.out).exists() and not (options.resume or options.overwrite):
         raise ConfigError(f"{options.out} exists: add --resume to finish it, or --overwrite")
+
+
+async def run_select(
+    options: RunOptions,
+    *,
+    say: Callable[[str], None] | None = None,
+    execute: ItemExecutor | None = None,
+    window: int | None = None,
+) -> RunSummary:
+    """Select the best candidate of every item in ``options.paths``; see :class:`RunOptions`.
+
+    ``execute`` runs one item and returns its rows (default: :func:`select_item` here, at
+    most ``options.concurrency`` judge calls at once); ``window`` bounds the items read but
+    not yet written (default ``2 * options.concurrency``). Reading, writing in input order,
+    progress and resume are the same either way.
+    """
+    say = say or (lambda message: print(message, file=sys.stderr))
+    check_run_options(options)
 
     config = options.config
     judge = resolve_judge(options.judge, config, exec_python=options.exec_python)
@@ -269,13 +312,21 @@ async def run_select(
         disable=(not sys.stderr.isatty()) if options.progress is None else not options.progress,
     )
 
-    limiter = asyncio.Semaphore(options.concurrency)
-    window = 2 * options.concurrency
-    pending: deque[tuple[Item, asyncio.Task[ItemResult]]] = deque()
+    if execute is None:
+        limiter = asyncio.Semaphore(options.concurrency)
+
+        async def select_here(item: Item) -> ItemRows:
+            result = await select_item(item, config, judge, limiter=limiter)
+            return item_rows(result, trace=trace is not None)
+
+        execute = select_here
+
+    window = window or 2 * options.concurrency
+    pending: deque[tuple[Item, asyncio.Task[ItemRows]]] = deque()
 
     faults: list[BaseException] = []  # raised by an item but not a judge failure: stop
 
-    def finish(item: Item, task: asyncio.Task[ItemResult]) -> None:
+    def finish(item: Item, task: asyncio.Task[ItemRows]) -> None:
         bar.update(1)
         exc = task.exception()
         if isinstance(exc, JudgeError):
@@ -285,12 +336,11 @@ async def run_select(
         if exc is not None:
             faults.append(exc)
             return
-        result = task.result()
-        if trace is not None:
-            trace.write(trace_row(result))
-        row = output_row(result)
-        out.write(row)
-        summary.add(row)
+        rows = task.result()
+        if trace is not None and rows.trace is not None:
+            trace.write(rows.trace)
+        out.write(rows.row)
+        summary.add(rows.row)
 
     async def drain(keep: int) -> None:
         while len(pending) > keep:
@@ -311,7 +361,7 @@ async def run_select(
                     summary.already_done += 1
                     bar.update(1)
                     continue
-                task = asyncio.ensure_future(select_item(item, config, judge, limiter=limiter))
+                task = asyncio.ensure_future(execute(item))
                 pending.append((item, task))
                 await drain(window - 1)
         except InputError as err:
