@@ -493,3 +493,45 @@ def test_sentence_counting_works_offline_without_any_nltk_data(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "offline ok" in result.stdout
+
+
+RACE = """
+import json, sys
+from concurrent.futures import ThreadPoolExecutor
+from rerank.verifiers.instructions.checkers import check_instruction
+texts = [
+    "Das ist ein kurzer deutscher Satz über das Wetter heute.",
+    "This is plainly an English sentence about the weather today.",
+    "Ceci est une phrase française sur le temps qu'il fait.",
+    "Questo è un testo italiano, breve ma chiaro.",
+]
+calls = [("language:response_language", {"language": lang}, text)
+         for text in texts for lang in ("en", "de", "fr", "it")]
+sys.setswitchinterval(1e-6)  # switch threads as often as possible
+if sys.argv[1] == "threads":
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda call: check_instruction(*call), calls))
+else:
+    results = [check_instruction(*call) for call in calls]
+print(json.dumps([[r.strict, r.loose, r.problem] for r in results]))
+"""
+
+
+def test_checks_from_many_threads_match_checks_one_after_another():
+    """Judges check from worker threads; every check gets the verdict it gets alone.
+
+    langdetect loads its profiles on first use into a global that other threads may read
+    half-filled, and building a checker reseeds the process-wide ``random``: unguarded,
+    a fresh process checking from 8 threads flipped language verdicts on every run.
+    """
+
+    def run(mode: str) -> list:
+        done = subprocess.run(
+            [sys.executable, "-c", RACE, mode], capture_output=True, text=True, check=True
+        )
+        return json.loads(done.stdout)
+
+    alone = run("alone")
+    assert [r[0] for r in alone].count(True) == 4  # one language right per text
+    for _ in range(3):
+        assert run("threads") == alone

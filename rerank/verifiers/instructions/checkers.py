@@ -28,6 +28,7 @@ import logging
 import random
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,24 @@ def check_instruction(
     CheckResult(strict=True, loose=True, problem='')
     """
     registry, loose_variants = _library()
+    # One check at a time: building a checker reseeds the process-wide `random` (which
+    # IFEval's checkers draw from) and langdetect's detectors share global state, so two
+    # threads checking at once could each see the other's draws.
+    with _ONE_AT_A_TIME:
+        return _check(registry, loose_variants, instruction_id, kwargs, response, prompt)
+
+
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def _check(
+    registry: dict[str, Any],
+    loose_variants: Any,
+    instruction_id: str,
+    kwargs: dict[str, Any] | None,
+    response: str,
+    prompt: str,
+) -> CheckResult:
     checker_class = registry.get(instruction_id)
     if checker_class is None:
         return CheckResult(None, None, f"unknown IFEval instruction id {instruction_id!r}")
