@@ -172,7 +172,7 @@ def report(args: argparse.Namespace, python: str | None, out: Path) -> dict:
     where = python or "rerank's own interpreter"
     print(
         f"report ({where}): knockout/evidence {result['knockout_evidence']:.3f} "
-        f"{result['ci']}; Pass@1 {result['pass_at_1']:.3f}, Random@2 {result['random_at_n']:.3f}, "
+        f"{result['ci']}; first {result['first']:.3f}, Random@2 {result['random_at_n']:.3f}, "
         f"Oracle@2 {result['oracle_at_n']:.3f}; ties {result['tie_rate']:.3f}; "
         f"{result['evidence_seconds_per_candidate']:.2f} s evidence per candidate"
     )

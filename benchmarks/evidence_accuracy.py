@@ -78,7 +78,7 @@ def table(group: dict[str, Any], family: str) -> str:
         "",
         "| selector | accuracy | 95% CI | gap closed | gap 95% CI | comparisons/item | s/item |",
         "|---|---|---|---|---|---|---|",
-        f"| first candidate | {base['pass_at_1']:.3f} | | | | | |",
+        f"| first candidate | {base['first']:.3f} | | | | | |",
         f"| Random@N (expected) | {base['random_at_n']:.3f} | | 0.000 | | | |",
         _row("majority (evidence signatures)", group["majority"], "0", ""),
     ]

@@ -30,9 +30,11 @@ from rerank.cli.options import (
     seed_option,
 )
 from rerank.judges import EvidenceJudge, Judge, create_judge, parse_spec
+from rerank.readers import Fields
 from rerank.report import (
     DEFAULT_REPORT_JUDGES,
     DEFAULT_REPORT_STRATEGIES,
+    DEFAULT_SUBSAMPLES,
     ReportConfig,
     Source,
     arun_report,
@@ -77,7 +79,9 @@ def _report_judges(
     chosen: list[Judge | str] = []
     for spec in specs:
         if parse_spec(spec)[0] in MODEL_JUDGES:
-            chosen.append(llm_judge(spec, strategy, concurrency, llm, evidence=evidence))
+            built = llm_judge(spec, strategy, concurrency, llm, evidence=evidence)
+            assert built is not None  # a model judge's spec builds one
+            chosen.append(built)
         elif evidence is not None and spec.strip() == "evidence":
             chosen.append(evidence)
         elif exec_python is not None:
@@ -85,6 +89,16 @@ def _report_judges(
         else:
             chosen.append(spec)
     return chosen
+
+
+def _fields(scores: str | None, tests: str | None, inputs: str | None) -> Fields:
+    """The reader's fields: those given, the rest :class:`~rerank.readers.Fields`' defaults."""
+    default = Fields()
+    return Fields(
+        scores=scores or default.scores,
+        tests=tests or default.tests,
+        inputs=inputs or default.inputs,
+    )
 
 
 def _given(ctx: click.Context, names: tuple[str, ...]) -> list[str]:
@@ -161,7 +175,34 @@ class _Progress:
     type=click.IntRange(min=1),
     help="Bootstrap resamples for the 95% intervals.",
 )
-@checkpoints_option("Strategy@k: the sequential knockout's incumbent after k candidates (and N).")
+@checkpoints_option(
+    "The k of accuracy against k (below N; N is always one), and the sequential knockout's "
+    "checkpoints."
+)
+@click.option(
+    "--subsamples",
+    default=DEFAULT_SUBSAMPLES,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Subsets of k candidates per item and k for accuracy against k (every subset when "
+    "there are fewer).",
+)
+@click.option(
+    "--scores-field",
+    default=None,
+    metavar="PATH",
+    help="Field (dotted path) holding the per-candidate labels (default scores; not for "
+    "JETTS files).",
+)
+@click.option(
+    "--tests-field", default=None, metavar="PATH", help="Field holding tests shown to judges."
+)
+@click.option(
+    "--inputs-field",
+    default=None,
+    metavar="PATH",
+    help="Field holding inputs to run code candidates on (behaviour clusters).",
+)
 @expose_option("Grant the judges a hidden field such as 'reference' (stated in the summary).")
 @exec_options
 @match_options
@@ -179,6 +220,10 @@ def report(
     limit: int | None,
     bootstrap: int,
     checkpoints: tuple[int, ...],
+    subsamples: int,
+    scores_field: str | None,
+    tests_field: str | None,
+    inputs_field: str | None,
     expose: tuple[str, ...],
     both_orders: bool,
     aggregate: str,
@@ -188,11 +233,13 @@ def report(
     exec_python: str | None,
     **llm: Any,
 ) -> None:
-    """Score strategies and judges on labelled candidates: INPUTS are JETTS files or
+    """Score strategies and judges on labelled candidates: INPUTS are candidate files
+    (JETTS, JSON lines, parquet, csv), datasets' save_to_disk folders (FOLDER::SPLIT), or
     folders of {dataset}_{generator}.jsonl[.gz] files. Or score selections already made:
     --selections OUT.jsonl (from `rerank select`) --labels the candidate file(s).
 
-    Writes metrics.json, summary.md, accuracy_vs_k.png and rows.jsonl into --out.
+    Writes metrics.json, summary.md, rows.jsonl, plots.json, accuracy_vs_k.png and
+    figures/ (accuracy against k, cost against accuracy) into --out.
     Labels are read only by this report (and by a simulated judge, which says so).
     With --judge llm (or just --base-url) an LLM judges, as in `rerank select`.
     """
@@ -228,6 +275,8 @@ def report(
                 concurrency=concurrency,
                 both_orders=both_orders,
                 aggregate=aggregate,
+                subsamples=subsamples,
+                fields=_fields(scores_field, tests_field, inputs_field),
             )
             if selections:
                 run = arun_selection_report(selections, labels, config, out=out, progress=bar)

@@ -1,10 +1,12 @@
-"""``rerank report``: strategies against Pass@1, Random@N, majority and Oracle@N.
+"""``rerank report``: strategies against first, pass@k, majority and Oracle@N.
 
 ``types`` holds what a report is made of (its config, sources, item records); ``run``
 gathers one record per item and strategy, ``baselines`` computes the baselines,
-``metrics`` the statistics, ``selections`` scores finished selection files, and ``render``
-writes the tables and the plot. Each imports only modules listed before it here:
-types, baselines, metrics, render, run, selections.
+``subsample`` the accuracy against k on subsets of candidates, ``metrics`` the statistics,
+``provenance`` what made the report (version, commit, machine), ``selections`` scores
+finished selection files, ``plots`` draws the figures and ``render`` writes the files.
+Each imports only modules listed before it here: types, baselines, subsample, metrics,
+provenance, plots, render, run, selections.
 """
 
 from rerank.report.run import arun_report, run_report
@@ -12,6 +14,7 @@ from rerank.report.selections import arun_selection_report, run_selection_report
 from rerank.report.types import (
     DEFAULT_REPORT_JUDGES,
     DEFAULT_REPORT_STRATEGIES,
+    DEFAULT_SUBSAMPLES,
     ReportConfig,
     Source,
 )
@@ -19,6 +22,7 @@ from rerank.report.types import (
 __all__ = [
     "DEFAULT_REPORT_JUDGES",
     "DEFAULT_REPORT_STRATEGIES",
+    "DEFAULT_SUBSAMPLES",
     "ReportConfig",
     "Source",
     "arun_report",

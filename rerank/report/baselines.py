@@ -3,9 +3,10 @@
 For one item with labels ``l_0 .. l_{N-1}`` (1 = correct) and a selected index ``s``:
 
 - *selected*: ``l_s``;
-- *Pass@1*: ``l_0``, the first response (the greedy one in JETTS files);
-- *Random@N*: the mean label, the expected value of a random pick (not a single draw);
-- *Oracle@N*: the best label (any correct response);
+- *first*: ``l_0``, the first response (the greedy one in JETTS files);
+- *Random@N*: the mean label, the expected value of a random pick (not a single draw):
+  pass@1 in the usual (Codex, evalplus) sense;
+- *Oracle@N*: the best label (any correct response): pass@N;
 - *gap closed*: ``(selected - random) / (oracle - random)`` over a set of items: the share of
   the distance from picking at random to picking perfectly that a selector covers.
 """
@@ -22,10 +23,10 @@ __all__ = ["Baselines", "baselines", "bootstrap_gap_interval", "bootstrap_interv
 
 @dataclass(frozen=True)
 class Baselines:
-    """Mean Pass@1, Random@N and Oracle@N over a set of items."""
+    """Mean first, Random@N (pass@1) and Oracle@N over a set of items."""
 
     items: int
-    pass_at_1: float
+    first: float
     random_at_n: float
     oracle_at_n: float
 
@@ -39,18 +40,18 @@ def baselines(labels: Sequence[Sequence[float]]) -> Baselines:
 
     Returns
     -------
-    Mean Pass@1, Random@N and Oracle@N (NaN for no items).
+    Mean first, Random@N and Oracle@N (NaN for no items).
 
     Examples
     --------
     >>> baselines([[0, 1], [1, 1]])
-    Baselines(items=2, pass_at_1=0.5, random_at_n=0.75, oracle_at_n=1.0)
+    Baselines(items=2, first=0.5, random_at_n=0.75, oracle_at_n=1.0)
     """
     if not labels:
         return Baselines(0, float("nan"), float("nan"), float("nan"))
     return Baselines(
         items=len(labels),
-        pass_at_1=float(np.mean([ls[0] for ls in labels])),
+        first=float(np.mean([ls[0] for ls in labels])),
         random_at_n=float(np.mean([np.mean(ls) for ls in labels])),
         oracle_at_n=float(np.mean([max(ls) for ls in labels])),
     )

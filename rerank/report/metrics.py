@@ -5,7 +5,10 @@ Every selector is described from the rows ``rerank select`` writes
 
 - *accuracy*: mean label of the selected candidate, with a bootstrap 95% interval;
 - *gap closed*: :func:`rerank.report.baselines.gap_closed`, its interval resampling items;
-- *at_k* (sequential only): accuracy of the incumbent after the first k candidates;
+- *accuracy against k* (``curves`` and each selector's ``at_k``): pass@k (exact), Oracle@k,
+  majority@k and each selector on subsets of k candidates (:mod:`rerank.report.subsample`),
+  or, where a selector was not run on subsets (a model judge; selection files), its
+  sequential knockout's checkpoints; each k with a bootstrap 95% band over items;
 - *costs* per item: comparisons, judge calls, tokens (prompt + completion), seconds;
 - *rates*: invalid and tie (per comparison), short-circuit (per comparison), A-rate
   (first-shown wins per decisive verdict), swap disagreement (per both-orders match);
@@ -16,7 +19,7 @@ Every selector is described from the rows ``rerank select`` writes
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import combinations
 from typing import Any
 
@@ -29,9 +32,14 @@ from rerank.report.baselines import (
     bootstrap_interval,
     gap_closed,
 )
+from rerank.report.subsample import MAJORITY, ORACLE, k_grid, pass_at_k
 from rerank.report.types import ItemRecord, ReportConfig, Selector, Source, selector_name
+from rerank.selector import VOTE_KEY
 
-__all__ = ["ROW_COUNTS", "group_metrics"]
+__all__ = ["PASS_AT_K", "ROW_COUNTS", "group_metrics"]
+
+#: The name of the exact pass@k curve (:func:`rerank.report.subsample.pass_at_k`).
+PASS_AT_K = "pass@k"
 
 #: The per-item counts of an output row that costs and rates add up (besides ``elapsed``).
 ROW_COUNTS = (
@@ -81,21 +89,57 @@ class _Scorer:
         }
 
 
-def _at_k(records: Sequence[ItemRecord], selector: Selector, ks: Sequence[int]) -> dict:
-    """Accuracy of the incumbent after k candidates (the winner once k reaches n); only
-    the k every row recorded (selection files may have been made with other checkpoints)."""
-    rows = [r.rows[selector] for r in records]
+#: Per item, a curve's value at k: None where the item has none.
+ValueAt = Callable[[ItemRecord, int], float | None]
+
+
+def _curve(
+    records: Sequence[ItemRecord], value_at: ValueAt, ks: Sequence[int], config: ReportConfig
+) -> dict[str, dict[str, Any]]:
+    """``{k: {"accuracy", "ci"}}`` over the items, for the k every item has a value at."""
     result = {}
     for k in ks:
-        if any(k < row["n"] and str(k) not in row["checkpoints"] for row in rows):
+        found = [value_at(r, k) for r in records]
+        values = [v for v in found if v is not None]
+        if not values or len(values) < len(found):
             continue
-        picked = []
-        for r in records:
-            row = r.rows[selector]
-            index = row["selected"] if k >= row["n"] else row["checkpoints"][str(k)]
-            picked.append(r.labels[index])
-        result[str(k)] = float(np.mean(picked))
+        interval = bootstrap_interval(values, resamples=config.bootstrap, seed=config.seed)
+        result[str(k)] = {"accuracy": float(np.mean(values)), "ci": _interval(interval)}
     return result
+
+
+def _subsampled(name: str, at_n: Callable[[ItemRecord], float]) -> ValueAt:
+    """A curve run on subsets: the record's mean below N, the value at N from N on."""
+
+    def value_at(record: ItemRecord, k: int) -> float | None:
+        if k >= len(record.labels):
+            return at_n(record)
+        return record.at_k.get(name, {}).get(k)
+
+    return value_at
+
+
+def _selector_curve(selector: Selector, records: Sequence[ItemRecord]) -> tuple[ValueAt, str]:
+    """How a selector's accuracy at k is read, and from what: ``subsamples`` (run on
+    subsets), ``checkpoints`` (a sequential knockout's incumbent after the first k of its
+    seeded order, one random subset per item) or ``N`` (only its pick at N is known)."""
+    name = selector_name(selector)
+
+    def at_n(record: ItemRecord) -> float:
+        return record.labels[record.rows[selector]["selected"]]
+
+    if records and all(name in r.at_k for r in records):
+        return _subsampled(name, at_n), "subsamples"
+
+    def checkpoint(record: ItemRecord, k: int) -> float | None:
+        row = record.rows[selector]
+        if k >= row["n"]:
+            return at_n(record)
+        index = (row.get("checkpoints") or {}).get(str(k))
+        return None if index is None else record.labels[index]
+
+    checkpoints = bool(records) and all("checkpoints" in r.rows[selector] for r in records)
+    return checkpoint, "checkpoints" if checkpoints else "N"
 
 
 def _costs_and_rates(rows: Sequence[dict[str, Any]]) -> tuple[dict, dict]:
@@ -134,19 +178,27 @@ def group_metrics(
     source : the candidate file.
     records : its items, each with a row per selector.
     selectors : the selectors to describe, in column order.
-    config : the seed and bootstrap resamples of the intervals, and the checkpoints of
-        Strategy@k.
+    config : the seed and bootstrap resamples of the intervals, the k grid
+        (``checkpoints``) and ``subsamples`` of accuracy against k.
 
     Returns
     -------
-    Baselines, majority vote, and per selector accuracy, intervals, gap closed, Strategy@k,
-    costs and rates; paired differences between every two selectors.
+    Baselines (first, Random@N, Oracle@N, pass@k), majority vote, the curves against k,
+    and per selector accuracy, intervals, gap closed, accuracy against k, costs and rates;
+    paired differences between every two selectors.
     """
     base = baselines([r.labels for r in records])
     scorer = _Scorer(records, base, config)
     n_max = max((len(r.labels) for r in records), default=0)
-    ks = sorted({k for k in config.checkpoints if k < n_max} | {n_max})
+    ks = k_grid(n_max, config.checkpoints) if n_max else []
     picked = {s: [r.labels[r.rows[s]["selected"]] for r in records] for s in selectors}
+    curves = {
+        PASS_AT_K: _curve(records, lambda r, k: pass_at_k(r.labels, k), ks, config),
+        ORACLE: _curve(records, _subsampled(ORACLE, lambda r: max(r.labels)), ks, config),
+        MAJORITY: _curve(
+            records, _subsampled(MAJORITY, lambda r: r.labels[r.majority]), ks, config
+        ),
+    }
     entries = []
     for selector in selectors:
         strategy, judge = selector
@@ -159,8 +211,8 @@ def group_metrics(
             "exposed": sorted({name for row in rows for name in row["exposed"]}),
             **scorer.accuracy(picked[selector]),
         }
-        if rows and "checkpoints" in rows[0]:
-            entry["at_k"] = _at_k(records, selector, ks)
+        value_at, entry["at_k_from"] = _selector_curve(selector, records)
+        entry["at_k"] = _curve(records, value_at, ks, config)
         entry["costs"], entry["rates"] = _costs_and_rates(rows) if rows else ({}, {})
         entries.append(entry)
     paired = []
@@ -187,11 +239,18 @@ def group_metrics(
             float(np.mean([r.evidence_seconds for r in records])) if records else None
         ),
         "baselines": {
-            "pass_at_1": base.pass_at_1,
+            "first": base.first,
             "random_at_n": base.random_at_n,
             "oracle_at_n": base.oracle_at_n,
+            "pass_at_k": {k: v["accuracy"] for k, v in curves[PASS_AT_K].items()},
         },
-        "majority": scorer.accuracy([r.labels[r.majority] for r in records]),
+        "majority": {
+            "key": VOTE_KEY,
+            **scorer.accuracy([r.labels[r.majority] for r in records]),
+        },
+        "k_grid": ks,
+        "subsamples": config.subsamples,
+        "curves": curves,
         "selectors": entries,
         "paired": paired,
     }

@@ -1,4 +1,5 @@
-"""Writing a report: ``metrics.json``, ``summary.md``, ``accuracy_vs_k.png``, ``rows.jsonl``."""
+"""Writing a report: ``metrics.json``, ``summary.md``, ``rows.jsonl`` and the figures
+(:mod:`rerank.report.plots`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rerank.report.metrics import PASS_AT_K
+from rerank.report.plots import AT_K_FROM, OVERVIEW_NAME, write_figures
+from rerank.report.subsample import MAJORITY, ORACLE
 from rerank.report.types import ItemRecord, Source, selector_name
 
-__all__ = ["plot_accuracy_vs_k", "summary_markdown", "write_outputs"]
-
-PLOT_NAME = "accuracy_vs_k.png"
+__all__ = ["summary_markdown", "write_outputs"]
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -54,7 +56,8 @@ def _overview(report: dict[str, Any]) -> list[str]:
             for s in g["selectors"]
         )
     )
-    header = ["dataset", "generator", "items", "N", "Pass@1", "Random@N", "majority", *names]
+    header = ["dataset", "generator", "items", "N", "first", "pass@1 (Random@N)", "majority"]
+    header += names
     rows = []
     for g in report["groups"]:
         b = g["baselines"]
@@ -67,22 +70,30 @@ def _overview(report: dict[str, Any]) -> list[str]:
                 g["generator"],
                 str(g["items"]),
                 str(g["candidates"]),
-                _num(b["pass_at_1"]),
+                _num(b["first"]),
                 _num(b["random_at_n"]),
                 _num(g["majority"]["accuracy"]),
                 *(_num(accuracy[name]) if name in accuracy else "-" for name in names),
             ]
         )
         rows[-1].append(_num(b["oracle_at_n"]))
-    return ["## Overview (accuracy)", "", *_table([*header, "Oracle@N"], rows)]
+    return [
+        "## Overview (accuracy)",
+        "",
+        "first: the first candidate's label; pass@1: the mean label (a random pick); majority: "
+        "`-s vote` (evidence signatures); Oracle@N: the best label (pass@N).",
+        "",
+        *_table([*header, "Oracle@N"], rows),
+    ]
 
 
-def _group(g: dict[str, Any]) -> list[str]:
+def _group(g: dict[str, Any], figure: str | None) -> list[str]:
     b = g["baselines"]
     kinds = ", ".join(f"{k} {v}" for k, v in g["task_kinds"].items())
     lines = [
         f"## {g['dataset']} / {g['generator']}",
         "",
+        *([f"![accuracy against k, and cost against accuracy]({figure})", ""] if figure else []),
         f"{g['items']} items x {g['candidates']} candidates from `{g['file']}`; task kinds: "
         f"{kinds}; evidence {_num(g['evidence_seconds_per_item'], 4)} s/item (computed "
         "once per item, not counted in the selectors' seconds).",
@@ -90,9 +101,9 @@ def _group(g: dict[str, Any]) -> list[str]:
     ]
     m = g["majority"]
     rows = [
-        ["Pass@1", "", _num(b["pass_at_1"]), "", "", "", "", "", "", ""],
-        ["Random@N (expected)", "", _num(b["random_at_n"]), "", "0.000", "", "", "", "", ""],
-        ["majority vote", "evidence signatures", _num(m["accuracy"]), _ci(m["ci"])]
+        ["first", "", _num(b["first"]), "", "", "", "", "", "", ""],
+        ["pass@1 (Random@N)", "", _num(b["random_at_n"]), "", "0.000", "", "", "", "", ""],
+        ["majority (= vote)", "evidence signatures", _num(m["accuracy"]), _ci(m["ci"])]
         + [_num(m["gap_closed"]), _ci(m["gap_ci"]), "", "", "", ""],
     ]
     for s in g["selectors"]:
@@ -102,7 +113,8 @@ def _group(g: dict[str, Any]) -> list[str]:
             + [_num(s["gap_closed"]), _ci(s["gap_ci"]), _num(c["comparisons"], 1)]
             + [_num(c["judge_calls"], 1), _num(c["tokens"], 0), _num(c["seconds"], 4)]
         )
-    rows.append(["Oracle@N", "", _num(b["oracle_at_n"]), "", "1.000", "", "", "", "", ""])
+    rows.append(["Oracle@N (pass@N)", "", _num(b["oracle_at_n"]), "", "1.000", "", "", "", ""])
+    rows[-1].append("")
     header = ["selector", "judge", "accuracy", "95% CI", "gap closed", "gap 95% CI"]
     header += ["comparisons/item", "judge calls/item", "tokens/item", "seconds/item"]
     lines += _table(header, rows)
@@ -113,12 +125,7 @@ def _group(g: dict[str, Any]) -> list[str]:
     header = ["strategy", "judge", "invalid", "tie", "short-circuit", "A-rate", "swap disagr."]
     lines += ["Verdict rates (per comparison; A-rate per decisive verdict):", ""]
     lines += _table(header, rates)
-    at_k = [s for s in g["selectors"] if "at_k" in s]
-    if at_k:
-        ks = list(at_k[0]["at_k"])
-        lines += ["Strategy@k (incumbent after the first k candidates):", ""]
-        rows = [[s["strategy"], s["judge"] or "-", *map(_num, s["at_k"].values())] for s in at_k]
-        lines += _table(["strategy", "judge", *(f"k={k}" for k in ks)], rows)
+    lines += _at_k_table(g)
     if g["paired"]:
         rows = [[p["a"], p["b"], _num(p["mean_diff"]), _ci(p["ci"])] for p in g["paired"]]
         lines += ["Paired differences on the same items (A - B):", ""]
@@ -126,12 +133,50 @@ def _group(g: dict[str, Any]) -> list[str]:
     return lines
 
 
-def summary_markdown(report: dict[str, Any]) -> str:
+def _at_k_table(g: dict[str, Any]) -> list[str]:
+    ks = [str(k) for k in g["k_grid"]]
+
+    def cells(curve: dict[str, Any]) -> list[str]:
+        return [_num(curve[k]["accuracy"]) if k in curve else "-" for k in ks]
+
+    rows = [[name, "", *cells(g["curves"][name])] for name in (PASS_AT_K, ORACLE, MAJORITY)]
+    notes = []
+    for s in g["selectors"]:
+        rows.append([s["strategy"], s["judge"] or "-", *cells(s["at_k"])])
+        if AT_K_FROM[s["at_k_from"]]:
+            notes.append(
+                f"- {selector_name((s['strategy'], s['judge']))}: {AT_K_FROM[s['at_k_from']]}"
+            )
+    lines = [
+        f"Accuracy against k (pass@k exact; the rest on subsets of k candidates: all of them, "
+        f"or {g['subsamples']} seeded draws per item and k; 95% bands in metrics.json and "
+        "the figure):",
+        "",
+        *_table(["curve", "judge", *(f"k={k}" for k in ks)], rows),
+    ]
+    return lines + ([*notes, ""] if notes else [])
+
+
+def _run_line(run: dict[str, Any] | None) -> list[str]:
+    if not run:
+        return []
+    git = run.get("git")
+    commit = f", commit {git['commit'][:12]}{' (modified)' if git['dirty'] else ''}" if git else ""
+    m = run["machine"]
+    return [
+        f"rerank {run['rerank_version']}{commit}; {run['started']}, {run['seconds']:.1f} s on "
+        f"{m['cpus_usable']} of {m['cpus']} CPUs ({m['processor']}), Python {m['python']}.",
+        "",
+    ]
+
+
+def summary_markdown(report: dict[str, Any], figures: Sequence[str | None] = ()) -> str:
     """The tables a person reads: overview, label use, and one section per group.
 
     Parameters
     ----------
     report : what ``metrics.json`` holds.
+    figures : each group's figure, relative to the report folder.
 
     Returns
     -------
@@ -146,6 +191,7 @@ def summary_markdown(report: dict[str, Any]) -> str:
         f"limit {config['limit'] or 'none'}. Gap closed = (accuracy - Random@N) / "
         "(Oracle@N - Random@N).",
         "",
+        *_run_line(report.get("run")),
     ]
     if "selections" in config:
         lines += [
@@ -158,66 +204,12 @@ def summary_markdown(report: dict[str, Any]) -> str:
         *_label_statement(report),
         *_overview(report),
     ]
-    for g in report["groups"]:
-        lines += _group(g)
+    if report["groups"]:
+        lines += [f"![accuracy against k, every group]({OVERVIEW_NAME})", ""]
+    shown = list(figures) + [None] * (len(report["groups"]) - len(figures))
+    for g, figure in zip(report["groups"], shown, strict=True):
+        lines += _group(g, figure)
     return "\n".join(lines)
-
-
-def plot_accuracy_vs_k(report: dict[str, Any], path: Path) -> None:
-    """Plot accuracy vs k from the sequential checkpoints, Random and Oracle as horizontal
-    lines; one panel per dataset (one colour per generator and judge).
-
-    Parameters
-    ----------
-    report : what ``metrics.json`` holds.
-    path : the PNG file to write.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display, whatever the environment says
-    import matplotlib.pyplot as plt
-
-    datasets = sorted({g["dataset"] for g in report["groups"]})
-    fig, axes = plt.subplots(
-        1, len(datasets), figsize=(4.5 * len(datasets), 3.8), squeeze=False, sharey=True
-    )
-    for ax, dataset in zip(axes[0], datasets, strict=True):
-        groups = [g for g in report["groups"] if g["dataset"] == dataset]
-        ticks: set[int] = set()
-        for i, g in enumerate(groups):
-            colour = f"C{i}"
-            prefix = g["generator"] + " " if len(groups) > 1 else ""
-            for j, s in enumerate(x for x in g["selectors"] if "at_k" in x):
-                ks = [int(k) for k in s["at_k"]]
-                ticks.update(ks)
-                ax.plot(
-                    ks,
-                    list(s["at_k"].values()),
-                    marker="o",
-                    color=colour,
-                    linestyle=("-", "-.", ":")[j % 3],
-                    label=f"{prefix}{s['strategy']}/{s['judge']}",
-                )
-            b = g["baselines"]
-            ax.axhline(b["random_at_n"], color=colour, linestyle="--", alpha=0.6)
-            ax.axhline(b["oracle_at_n"], color=colour, linestyle=":", alpha=0.9)
-            # Labelled at the right end, where the curves approach them less often.
-            right = g["candidates"]
-            for name, y in (("Random@N", b["random_at_n"]), ("Oracle@N", b["oracle_at_n"])):
-                ax.annotate(f"{prefix}{name}", (right, y), fontsize=7, va="bottom", ha="right")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(sorted(ticks), labels=[str(k) for k in sorted(ticks)])
-        ax.minorticks_off()
-        ax.set_title(dataset)
-        ax.set_xlabel("k (candidates seen)")
-        ax.set_ylim(0, 1.05)
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, loc="lower right")
-    axes[0][0].set_ylabel("accuracy")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def write_outputs(
@@ -233,8 +225,9 @@ def write_outputs(
     """
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (out / "summary.md").write_text(summary_markdown(report), encoding="utf-8")
-    plot_accuracy_vs_k(report, out / PLOT_NAME)
+    plotted = write_figures(out, report["groups"])
+    figures = [p["figure"] for p in plotted["groups"]]
+    (out / "summary.md").write_text(summary_markdown(report, figures), encoding="utf-8")
     with open(out / "rows.jsonl", "w", encoding="utf-8") as f:
         for source, records in groups:
             for record in records:

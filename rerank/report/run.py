@@ -3,10 +3,11 @@
 Labels are read here and only here: every judge is handed ``item.public()`` unless it
 declares ``reads_labels`` (the simulated judge), and the report says which judges did and
 which hidden fields were exposed. Per dataset and generator it gives the baselines
-(Pass@1, Random@N, Oracle@N, majority vote over evidence signatures) and, per strategy and
-judge, the selected accuracy, Strategy@k from the sequential knockout's anytime record, the
-share of the Random-to-Oracle gap closed (bootstrap 95% intervals), paired differences,
-costs and verdict rates (see :mod:`rerank.report.metrics`).
+(first, pass@k, Random@N, Oracle@N, the majority vote, which is ``-s vote``) and, per
+strategy and judge, the selected accuracy, the accuracy against k on subsets of the
+candidates (:mod:`rerank.report.subsample`), the share of the Random-to-Oracle gap closed
+(bootstrap 95% intervals), paired differences, costs and verdict rates (see
+:mod:`rerank.report.metrics`).
 
 Python users call :func:`run_report` (or :func:`arun_report` inside an event loop)::
 
@@ -28,22 +29,25 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import tournaments
 from rerank.errors import InputError
 from rerank.items import Item
-from rerank.judges import EvidenceJudge, Judge, create_judge
+from rerank.judges import EvidenceJudge, Judge, create_judge, parse_spec
 from rerank.outputs import result_row
-from rerank.readers import read_items
+from rerank.readers import Fields, detect_format, read_items
 from rerank.report.metrics import group_metrics
+from rerank.report.provenance import provenance
 from rerank.report.render import write_outputs
+from rerank.report.subsample import SubsampledRun, record_curves
 from rerank.report.types import (
     Group,
     ItemRecord,
     ProgressCallback,
     ReportConfig,
     Source,
+    selector_name,
 )
-from rerank.selector import StrategyConfig, item_seed, resolve_judge, select_item
+from rerank.selector import MODEL_JUDGES, StrategyConfig, resolve_judge, select_item
+from rerank.sources import is_dataset_folder, source_rows
 
 __all__ = [
     "arun_report",
@@ -52,43 +56,55 @@ __all__ = [
     "finish_report",
     "gather_records",
     "label_use",
+    "read_labelled",
     "run_report",
 ]
 
-_CANDIDATE_FILE = re.compile(r"\.(jsonl|ndjson)(\.gz)?$")
+#: The files a folder of candidate files holds (other files in it are left alone).
+_CANDIDATE_FILE = re.compile(r"\.(jsonl|ndjson|parquet|csv|tsv)(\.gz)?$")
 
 
 def _source(path: Path) -> Source:
-    stem = _CANDIDATE_FILE.sub("", path.name)
+    location, _, split = str(path.name).partition("::")
+    stem = _CANDIDATE_FILE.sub("", location)
     dataset, _, generator = stem.partition("_")
-    return Source(path, dataset, generator or "-")
+    generator = generator or "-"
+    return Source(path, dataset, f"{generator}::{split}" if split else generator)
 
 
 def find_sources(inputs: Iterable[str | Path]) -> list[Source]:
-    """Candidate files from files and directories of ``{dataset}_{generator}.jsonl[.gz]``.
+    """Candidate files from files, ``save_to_disk`` folders and folders of files.
 
     Parameters
     ----------
-    inputs : files, and directories whose ``*.jsonl[.gz]`` files are read (sorted).
+    inputs : files; folders written by ``datasets``' ``save_to_disk`` (or
+        ``folder::split``), each one source; other folders, whose ``*.jsonl[.gz]``,
+        ``*.parquet``, ``*.csv`` and ``*.tsv`` files are read (sorted).
 
     Returns
     -------
-    One source per file, in the order given. The dataset is the name up to the first
-    underscore, the generator the rest (``gsm8k_gpt3-4solutions_dev400.jsonl.gz``:
-    ``gsm8k``, ``gpt3-4solutions_dev400``).
+    One source per file or dataset folder, in the order given. The dataset is the name up
+    to the first underscore, the generator the rest (``gsm8k_gpt3-4solutions_dev400.jsonl.gz``:
+    ``gsm8k``, ``gpt3-4solutions_dev400``; a split follows it: ``gen::test``).
 
     Raises
     ------
     InputError
-        A missing path, or a directory with no candidate files.
+        A missing path, or a folder with no candidate files.
     """
     sources: list[Source] = []
     for given in inputs:
         path = Path(given)
-        if path.is_dir():
+        if is_dataset_folder(given):
+            sources.append(_source(path))
+        elif path.is_dir():
             found = sorted(p for p in path.iterdir() if _CANDIDATE_FILE.search(p.name))
             if not found:
-                raise InputError("no *.jsonl or *.jsonl.gz candidate files here", file=str(path))
+                raise InputError(
+                    "no candidate files here (*.jsonl[.gz], *.parquet, *.csv, *.tsv), and not "
+                    "a folder written by datasets' save_to_disk",
+                    file=str(path),
+                )
             sources += [_source(p) for p in found]
         elif path.is_file():
             sources.append(_source(path))
@@ -97,19 +113,43 @@ def find_sources(inputs: Iterable[str | Path]) -> list[Source]:
     return sources
 
 
+def read_labelled(source: Source, config: ReportConfig, expose: Iterable[str]) -> Iterable[Item]:
+    """The items of ``source``, read with ``config.fields``.
+
+    Raises
+    ------
+    InputError
+        Field options given for a JETTS file: its shape is fixed (labels in
+        ``responses[].metadata.score``), so they would be ignored.
+    """
+    name = str(source.path)
+    if config.fields != Fields():
+        first = next(iter(source_rows(name)), None)
+        if first is not None and detect_format(first[1], config.fields) == "jetts":
+            raise InputError(
+                "a JETTS file, whose fields are fixed (labels in responses[].metadata.score): "
+                "--scores-field, --tests-field and --inputs-field are for other tables",
+                file=name,
+            )
+    return read_items(name, fields=config.fields, expose=expose)
+
+
 def _labels(item: Item) -> list[float]:
     scores = item.labels.scores if item.labels is not None else ()
-    if len(scores) != item.n or any(s is None for s in scores):
+    labels = [float(s) for s in scores if s is not None]
+    if len(labels) != item.n:
         raise InputError(
-            "a report needs a label (score) on every candidate", file=item.source, line=item.line
+            "a report needs a label (score) on every candidate",
+            file=item.source or "",
+            line=item.line,
         )
-    return [float(s) for s in scores]
+    return labels
 
 
 async def baseline_record(
     item: Item, evidence: EvidenceJudge, seed: int, judges: Iterable[Judge] = ()
 ) -> ItemRecord:
-    """An item's labels and evidence-signature majority vote, with no selector rows yet.
+    """An item's labels and majority vote, with no selector rows yet.
 
     Parameters
     ----------
@@ -130,18 +170,24 @@ async def baseline_record(
     Notes
     -----
     The evidence is computed here, once per item, and timed apart from the selectors.
+    The majority vote is ``-s vote`` itself (:func:`rerank.selector.vote_signatures` on
+    this evidence, the same seed), so the two agree on every item.
     """
     labels = _labels(item)
     start = time.perf_counter()
-    kind, stand = await evidence.assess(item.public())
+    kind, _ = await evidence.assess(item.public())
     for judge in judges:
         assess = getattr(judge, "assess", None)
         if assess is not None and judge is not evidence:
             await assess(item.public())
     seconds = time.perf_counter() - start
-    signatures = [s.evidence.signature if s.evidence else None for s in stand]
-    vote = await tournaments.vote(item.n, signatures.__getitem__, seed=item_seed(seed, item))
-    return ItemRecord(item.id, labels, kind, vote.winner, seconds)
+    vote = StrategyConfig(name="vote", seed=seed)
+    voted = await select_item(item, vote, None, evidence=evidence, explain=False)
+    return ItemRecord(item.id, labels, kind, voted.selection.winner, seconds)
+
+
+def _asks_a_model(judge: Judge | None) -> bool:
+    return judge is not None and parse_spec(judge.spec)[0] in MODEL_JUDGES
 
 
 class _Runner:
@@ -165,12 +211,20 @@ class _Runner:
                 chosen = resolve_judge(judge, strategy)
                 if (strategy, chosen) not in self.selectors:
                     self.selectors.append((strategy, chosen))
+        # Judges that ask a model are not run on subsets of k candidates (calls for every
+        # subset); their sequential checkpoints give their curves (rerank.report.subsample).
+        self.subsampled: list[SubsampledRun] = [
+            (selector_name((s.name, j.spec if j else None)), s, j)
+            for s, j in self.selectors
+            if not _asks_a_model(j)
+        ]
 
     async def item(self, item: Item) -> ItemRecord:
         record = await baseline_record(item, self.evidence, self.config.seed, self.judges.values())
         for strategy, judge in self.selectors:
-            result = await select_item(item, strategy, judge)
+            result = await select_item(item, strategy, judge, evidence=self.evidence)
             record.rows[(strategy.name, judge.spec if judge else None)] = result_row(result)
+        await record_curves(record, item, self.subsampled, self.evidence, self.config)
         return record
 
     async def aclose(self) -> None:
@@ -219,7 +273,7 @@ async def _source_records(
     runner: _Runner, source: Source, progress: ProgressCallback | None
 ) -> list[ItemRecord]:
     items: list[Item] = []
-    for item in read_items(source.path, expose=runner.config.expose):
+    for item in read_labelled(source, runner.config, runner.config.expose):
         if runner.config.limit is not None and len(items) >= runner.config.limit:
             break
         items.append(item)
@@ -315,6 +369,7 @@ async def arun_report(
         An unknown judge or bad judge arguments.
     """
     config = config or ReportConfig()
+    started = provenance()
     runner = _Runner(config, judges)
     groups: list[Group] = []
     try:
@@ -328,6 +383,7 @@ async def arun_report(
     readers = [spec for spec, j in runner.judges.items() if j.reads_labels]
     blind = [spec for spec in runner.judges if spec not in readers]
     report = {
+        "run": started.finish(),
         "config": {
             **asdict(config),
             "judges": list(runner.judges),

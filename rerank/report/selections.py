@@ -29,15 +29,18 @@ from typing import Any
 from rerank.errors import InputError
 from rerank.items import Item
 from rerank.judges import EvidenceJudge
-from rerank.readers import jsonl_rows, read_items
+from rerank.readers import jsonl_rows
 from rerank.report.metrics import ROW_COUNTS, group_metrics
+from rerank.report.provenance import provenance
 from rerank.report.run import (
     baseline_record,
     find_sources,
     finish_report,
     gather_records,
     label_use,
+    read_labelled,
 )
+from rerank.report.subsample import record_curves
 from rerank.report.types import Group, ProgressCallback, ReportConfig, Source
 from rerank.selector import STRATEGIES
 
@@ -169,13 +172,15 @@ def _labels_index(row: SelectionRow, sources: Sequence[Source]) -> int:
     file = row.data.get("file")
     if file is None and len(sources) == 1:
         return 0
-    for same in (
-        lambda s: str(s.path) == file or s.path.resolve() == Path(file).resolve(),
-        lambda s: s.path.name == Path(file).name,
-    ):
-        found = [i for i, s in enumerate(sources) if file is not None and same(s)]
-        if len(found) == 1:
-            return found[0]
+    if file is not None:
+        named = Path(file)
+        for same in (
+            lambda s: str(s.path) == file or s.path.resolve() == named.resolve(),
+            lambda s: s.path.name == named.name,
+        ):
+            found = [i for i, s in enumerate(sources) if same(s)]
+            if len(found) == 1:
+                return found[0]
     names = ", ".join(str(s.path) for s in sources)
     raise row.error(
         f"the item comes from {file!r}, which is not one of the --labels files ({names}): "
@@ -192,8 +197,12 @@ def _columns(paths: Sequence[str | Path], sources: Sequence[Source]) -> list[_Co
             count += 1
             data = row.data
             options = data["strategy_options"]
-            key = (data["strategy"], json.dumps(options, sort_keys=True), data["judge"])
-            key += (data["seed"],)
+            key = (
+                data["strategy"],
+                json.dumps(options, sort_keys=True),
+                data["judge"],
+                data["seed"],
+            )
             column = columns.setdefault(
                 key, _Column(data["strategy"], options, data["judge"], data["seed"])
             )
@@ -214,7 +223,7 @@ def _columns(paths: Sequence[str | Path], sources: Sequence[Source]) -> list[_Co
 
 
 def _group_items(
-    index: int, source: Source, columns: Sequence[_Column]
+    index: int, source: Source, columns: Sequence[_Column], config: ReportConfig
 ) -> tuple[list[Item], list[_Column]]:
     """The labelled items every column present in this group selected on, in file order."""
     present = [c for c in columns if any(i == index for i, _ in c.rows)]
@@ -223,7 +232,7 @@ def _group_items(
     rows = [row for c in present for (i, _), row in c.rows.items() if i == index]
     expose = sorted({name for row in rows for name in row.data["exposed"]})
     wanted = {row.id for row in rows}
-    items = {item.id: item for item in read_items(source.path, expose=expose) if item.id in wanted}
+    items = {item.id: item for item in read_labelled(source, config, expose) if item.id in wanted}
     for row in rows:
         item = items.get(row.id)
         if item is None:
@@ -275,6 +284,7 @@ async def arun_selection_report(
         do not cover the same items (naming the selection file and line).
     """
     config = config or ReportConfig()
+    started = provenance()
     sources = find_sources(labels)
     columns = _columns(selections, sources)
     rows = [row.data for c in columns for row in c.rows.values()]
@@ -291,12 +301,14 @@ async def arun_selection_report(
     groups: list[Group] = []
     try:
         for index, source in enumerate(sources):
-            items, present = _group_items(index, source, columns)
+            items, present = _group_items(index, source, columns, config)
 
             async def record(item: Item, index: int = index, present=present) -> Any:
                 result = await baseline_record(item, evidence, config.seed)
                 for column in present:
                     result.rows[column.selector] = column.rows[(index, item.id)].data
+                # Only Oracle@k and majority@k: the rows hold one pick per item, at N.
+                await record_curves(result, item, (), evidence, config)
                 return result
 
             records = await gather_records(
@@ -312,6 +324,7 @@ async def arun_selection_report(
     blind = {c.judge for c in columns if c.judge and c.judge not in readers}
     settings = {k: v for k, v in asdict(config).items() if k not in ("both_orders", "aggregate")}
     report = {
+        "run": started.finish(),
         "config": {
             **settings,
             "inputs": [str(s.path) for s in sources],

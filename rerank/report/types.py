@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from rerank.errors import ConfigError
+from rerank.readers import Fields
 from rerank.selector import StrategyConfig
 
 __all__ = [
     "DEFAULT_REPORT_JUDGES",
+    "DEFAULT_SUBSAMPLES",
     "DEFAULT_REPORT_STRATEGIES",
     "Group",
     "ItemRecord",
@@ -26,6 +28,8 @@ __all__ = [
 
 DEFAULT_REPORT_STRATEGIES: tuple[str, ...] = ("sequential", "knockout", "round-robin")
 DEFAULT_REPORT_JUDGES: tuple[str, ...] = ("evidence",)
+#: Subsets of k candidates per item and k for accuracy against k (every subset when fewer).
+DEFAULT_SUBSAMPLES = 20
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,10 @@ class ReportConfig:
     concurrency: int = 8
     both_orders: bool = False
     aggregate: str = "win_rate"
+    #: Subsets of k candidates drawn per item and k (:mod:`rerank.report.subsample`).
+    subsamples: int = DEFAULT_SUBSAMPLES
+    #: Where the scores, tests and inputs of a table live (JETTS files are refused).
+    fields: Fields = field(default_factory=Fields)
 
     def __post_init__(self) -> None:
         if not self.strategies:
@@ -50,6 +58,8 @@ class ReportConfig:
             self.strategy(name)  # raises ConfigError naming the valid strategies (aggregates)
         if self.bootstrap < 1:
             raise ConfigError(f"--bootstrap must be at least 1, got {self.bootstrap}")
+        if self.subsamples < 1:
+            raise ConfigError(f"--subsamples must be at least 1, got {self.subsamples}")
 
     def strategy(self, name: str) -> StrategyConfig:
         """The strategy ``name`` with this report's seed and strategy options."""
@@ -87,7 +97,9 @@ def selector_name(selector: Selector) -> str:
 
 @dataclass
 class ItemRecord:
-    """One item of a report: its labels, the majority vote, and each selector's row."""
+    """One item of a report: its labels, the majority vote, each selector's row, and the
+    mean label picked on subsets of k candidates (``at_k``: by curve or selector name,
+    then k; only k below the item's N)."""
 
     id: str
     labels: list[float]
@@ -95,6 +107,7 @@ class ItemRecord:
     majority: int
     evidence_seconds: float
     rows: dict[Selector, dict[str, Any]] = field(default_factory=dict)
+    at_k: dict[str, dict[int, float]] = field(default_factory=dict)
 
 
 #: One dataset and generator of a report: its file, its records, and its metrics.

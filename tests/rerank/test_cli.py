@@ -22,7 +22,7 @@ def runner():
 
 def test_select_on_the_shipped_example_with_defaults(runner, examples_file):
     """The README's first command: evidence judge, knockout, a row per item, a summary line."""
-    result = runner.invoke(main, ["select", str(examples_file)])
+    result = runner.invoke(main, ["select", str(examples_file), "--verbose"])
     assert result.exit_code == 0, result.output
     rows = _rows(result.stdout)
     n_items = sum(1 for line in examples_file.read_text().splitlines() if line.strip())
@@ -32,7 +32,31 @@ def test_select_on_the_shipped_example_with_defaults(runner, examples_file):
         assert row["strategy"] == "knockout" and row["judge"] == "evidence"
         assert row["labels_used"] is False
         assert row["task_kind"] in ("math", "code", "instruction", "general")
-    assert "judge: evidence" in result.stderr
+    line, *details = result.stderr.splitlines()
+    assert line.startswith(f"selected {n_items} items in ")
+    assert (
+        f"accuracy {sum(_labels(examples_file, rows)) / n_items:.3f} ({n_items} labelled)" in line
+    )
+    assert "comparisons, 0 judge calls, " in line and len(line) < 120
+    assert "  judge: evidence" in details
+    assert any(d.startswith("  invalid: 0 of ") for d in details)
+
+
+def _labels(path, rows: list[dict]) -> list[float]:
+    """The label of each row's chosen candidate, read from the input by hand."""
+    items = {str(r.get("id")): r for r in map(json.loads, path.read_text().splitlines())}
+    return [items[row["id"]]["scores"][row["selected"]] for row in rows]
+
+
+def test_the_summary_is_one_short_line_without_verbose(runner, examples_file):
+    """Without --verbose: one line; no tokens, A-rate or judge lines."""
+    result = runner.invoke(main, ["select", str(examples_file), "-s", "vote"])
+    assert result.exit_code == 0, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("selected ") and "accuracy " in line and len(line) < 120
+    verbose = runner.invoke(main, ["select", str(examples_file), "-s", "vote", "-v"])
+    assert any("candidates had no answer (or code that ran) to vote with" in x
+               for x in verbose.stderr.splitlines()[1:])  # fmt: skip
 
 
 def test_simulated_judge_says_labels_were_used(runner, examples_file):
@@ -177,3 +201,38 @@ def test_select_help_says_vote_counts_evidence_signatures(runner):
     assert result.exit_code == 0
     assert "majority vote over evidence signatures" in result.output
     assert "normalised final answers" not in result.output
+
+
+def test_third_party_log_lines_stay_off_the_terminal(runner, examples_file, monkeypatch):
+    """A library's ERROR (IFEval's "Unable to detect language") is not printed; a rerank
+    warning is; RERANK_LOG=warning shows other libraries' too."""
+    import logging
+
+    import rerank.cli.select as select_module
+    from rerank.cli import logs
+
+    original = select_module.select_item
+
+    async def noisy(*args, **kwargs):
+        logging.error("Unable to detect language for text x")  # the root logger, as IFEval
+        logging.getLogger("somelib").error("somelib is noisy")
+        logging.getLogger("rerank.test").warning("a rerank warning")
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(select_module, "select_item", noisy)
+    root = logging.getLogger()
+
+    def without_ours():  # each run installs the handler afresh (and the test removes it)
+        kept = [h for h in root.handlers if not isinstance(h, logs._Terminal)]
+        monkeypatch.setattr(root, "handlers", kept)
+
+    without_ours()
+    args = ["select", str(examples_file), "--limit", "2", "-s", "vote"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "Unable to detect language" not in result.stderr and "noisy" not in result.stderr
+    assert result.stderr.count("WARNING rerank.test: a rerank warning") == 2
+    without_ours()
+    monkeypatch.setenv("RERANK_LOG", "warning")
+    result = runner.invoke(main, args)
+    assert result.stderr.count("ERROR somelib: somelib is noisy") == 2

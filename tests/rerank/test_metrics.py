@@ -7,11 +7,11 @@ import pytest
 from rerank.report.baselines import baselines, bootstrap_interval, gap_closed
 
 
-def test_baselines_are_pass1_mean_and_max():
-    """Pass@1 is the first label, Random@N the mean label, Oracle@N the best, averaged."""
+def test_baselines_are_first_mean_and_max():
+    """first is the first label, Random@N the mean label, Oracle@N the best, averaged."""
     base = baselines([[1, 0, 0, 0], [0, 0, 1, 1], [0, 0, 0, 0]])
     assert base.items == 3
-    assert base.pass_at_1 == pytest.approx(1 / 3)
+    assert base.first == pytest.approx(1 / 3)
     assert base.random_at_n == pytest.approx((0.25 + 0.5 + 0) / 3)
     assert base.oracle_at_n == pytest.approx(2 / 3)
 

@@ -18,13 +18,15 @@ from rerank.report.run import find_sources
 #: A: [0, 1, 1, 0], the two correct ones agree (5), so the majority picks a correct one;
 #: B: [1, 0, 0, 0], two wrong ones agree (10), so the majority picks a wrong one;
 #: C: [0, 0, 0, 0], nothing correct.
-#: Pass@1 = 1/3, Random@N = (1/2 + 1/4 + 0) / 3 = 1/4, Oracle@N = 2/3, majority = 1/3.
+#: first = 1/3, Random@N = (1/2 + 1/4 + 0) / 3 = 1/4, Oracle@N = 2/3, majority = 1/3.
 ITEMS = [
     ("What is 2+3?", ["#### 4", "2+3=5 #### 5", "#### 5", "#### 6"], [0, 1, 1, 0]),
     ("What is 3*4?", ["3*4=12 #### 12", "#### 10", "#### 10", "#### 11"], [1, 0, 0, 0]),
     ("What is 1-1?", ["#### 1", "#### 2", "#### 3", "#### 1"], [0, 0, 0, 0]),
 ]
-PASS_AT_1, RANDOM, ORACLE, MAJORITY = 1 / 3, 1 / 4, 2 / 3, 1 / 3
+FIRST, RANDOM, ORACLE, MAJORITY = 1 / 3, 1 / 4, 2 / 3, 1 / 3
+#: pass@2 by hand: A 1 - C(2,2)/C(4,2) = 5/6, B 1 - C(3,2)/C(4,2) = 1/2, C 0.
+PASS_AT_2 = (5 / 6 + 1 / 2 + 0) / 3
 GAP = ORACLE - RANDOM
 DEFAULT = ("sequential", "knockout", "round-robin")
 
@@ -61,12 +63,15 @@ def test_file_name_gives_dataset_and_generator(data_dir: Path, tmp_path: Path) -
 
 
 def test_baselines_and_majority_by_hand(data_dir: Path, tmp_path: Path) -> None:
-    """Pass@1, Random@N, Oracle@N and the evidence-signature majority match the hand values."""
+    """first, Random@N (pass@1), pass@k, Oracle@N and the evidence-signature majority match
+    the hand values."""
     metrics = _run(data_dir, tmp_path / "out", "simulated:1.0")
     (group,) = metrics["groups"]
     assert group["items"] == 3 and group["candidates"] == 4
-    assert group["baselines"] == pytest.approx(
-        {"pass_at_1": PASS_AT_1, "random_at_n": RANDOM, "oracle_at_n": ORACLE}
+    baselines = dict(group["baselines"])
+    assert baselines.pop("pass_at_k") == pytest.approx({"1": RANDOM, "2": PASS_AT_2, "4": ORACLE})
+    assert baselines == pytest.approx(
+        {"first": FIRST, "random_at_n": RANDOM, "oracle_at_n": ORACLE}
     )
     assert group["majority"]["accuracy"] == pytest.approx(MAJORITY)
     assert group["majority"]["gap_closed"] == pytest.approx((MAJORITY - RANDOM) / GAP)
@@ -82,23 +87,13 @@ def test_perfect_judge_reaches_oracle(data_dir: Path, tmp_path: Path) -> None:
         assert entry["accuracy"] == pytest.approx(ORACLE)
         assert entry["gap_closed"] == pytest.approx(1.0)
         assert entry["labels_used"] is True
-    sequential = _selector(group, "sequential", "simulated:1.0")
-    assert list(sequential["at_k"]) == ["1", "2", "4"]
-    assert sequential["at_k"]["4"] == pytest.approx(ORACLE)
-    assert "at_k" not in _selector(group, "knockout", "simulated:1.0")
-
-
-def test_strategy_at_k_reads_the_checkpoints(data_dir: Path, tmp_path: Path) -> None:
-    """Strategy@k is the mean label of each item's incumbent after k candidates."""
-    out = tmp_path / "out"
-    metrics = _run(data_dir, out, "simulated:1.0")
-    rows = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
-    sequential = [r for r in rows if r["strategy"] == "sequential"]
-    labels = {str(i): scores for i, (_, _, scores) in enumerate(ITEMS)}
-    for k in ("1", "2"):
-        expected = sum(labels[r["id"]][r["checkpoints"][k]] for r in sequential) / 3
-        at_k = _selector(metrics["groups"][0], "sequential", "simulated:1.0")["at_k"]
-        assert at_k[k] == pytest.approx(expected)
+        # A perfect judge picks the best of every subset: Oracle@k, which for 0/1 labels
+        # and every subset (C(4, k) <= 20) is pass@k exactly.
+        assert entry["at_k_from"] == "subsamples"
+        at_k = {k: v["accuracy"] for k, v in entry["at_k"].items()}
+        assert at_k == pytest.approx({"1": RANDOM, "2": PASS_AT_2, "4": ORACLE})
+    oracle = {k: v["accuracy"] for k, v in group["curves"]["Oracle@k"].items()}
+    assert oracle == pytest.approx({"1": RANDOM, "2": PASS_AT_2, "4": ORACLE})
 
 
 def test_always_wrong_judge_and_costs(data_dir: Path, tmp_path: Path) -> None:
@@ -160,25 +155,27 @@ def test_summary_tables_and_label_statement(data_dir: Path, tmp_path: Path) -> N
     assert "Judges that read labels (simulated, not a real judge): simulated:1.0." in text
     assert "Judges that saw no labels: evidence" in text
     assert "Hidden fields exposed to judges (--expose): reference." in text
-    assert "| dataset | generator | items | N | Pass@1 | Random@N | majority |" in text
+    assert "| dataset | generator | items | N | first | pass@1 (Random@N) | majority |" in text
     assert "| toy | gen-a_v1 | 3 | 4 | 0.333 | 0.250 | 0.333 |" in text
-    assert "| Oracle@N |  | 0.667 |  | 1.000 |" in text
-    assert "| strategy | judge | k=1 | k=2 | k=4 |" in text
+    assert "| Oracle@N (pass@N) |  | 0.667 |  | 1.000 |" in text
+    assert "| curve | judge | k=1 | k=2 | k=4 |" in text
+    assert "| pass@k |  | 0.250 | 0.444 | 0.667 |" in text
+    assert "![accuracy against k, and cost against accuracy](figures/toy_gen-a_v1.png)" in text
     assert "Paired differences" in text
     rows = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
     assert len(rows) == 3 * 3 * 2 and all(r["exposed"] == ["reference"] for r in rows)
 
 
-def test_plot_is_a_png(data_dir: Path, tmp_path: Path) -> None:
-    """accuracy_vs_k.png is a PNG that matplotlib reads, one panel wide per dataset."""
+def test_plots_are_pngs(data_dir: Path, tmp_path: Path) -> None:
+    """accuracy_vs_k.png and the group's figure are PNGs that matplotlib reads."""
     import matplotlib.image
 
     out = tmp_path / "out"
     _run(data_dir, out, "simulated:1.0")
-    path = out / "accuracy_vs_k.png"
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    height, width = matplotlib.image.imread(path).shape[:2]
-    assert width > height > 100
+    for path in (out / "accuracy_vs_k.png", out / "figures" / "toy_gen-a_v1.png"):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        height, width = matplotlib.image.imread(path).shape[:2]
+        assert width > height > 100
 
 
 def test_config_errors() -> None:
@@ -198,7 +195,9 @@ def test_cli_writes_the_report(data_dir: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
         "accuracy_vs_k.png",
+        "figures",
         "metrics.json",
+        "plots.json",
         "rows.jsonl",
         "summary.md",
     ]
@@ -215,7 +214,7 @@ def test_cli_writes_the_report(data_dir: Path, tmp_path: Path) -> None:
         (["/nonexistent/data"], "no such file or directory"),
         (["{data}", "-s", "best"], "'best' is not one of"),
         (["{data}", "--judge", "oracle"], "unknown judge 'oracle'"),
-        (["{empty}"], "no *.jsonl or *.jsonl.gz candidate files"),
+        (["{empty}"], "no candidate files here"),
     ],
 )
 def test_cli_errors(data_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:

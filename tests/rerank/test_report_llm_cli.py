@@ -65,11 +65,14 @@ def test_llm_options_reach_the_judge(server, data: Path, tmp_path: Path) -> None
         assert request.carries_key(KEY)
         assert request.body["messages"][0]["content"].startswith("# Evaluation skill: general")
     costs = _only(metrics, spec)["costs"]
+    # Only the run at N asks the model: model judges are not run on subsets of k.
     assert costs["judge_calls"] == len(server.chat_requests) / 2
+    assert _only(metrics, spec)["at_k_from"] == "N"
+    assert _only(metrics, "evidence")["at_k_from"] == "subsamples"
     assert costs["tokens"] > 0 and _only(metrics, "evidence")["costs"]["judge_calls"] == 0
     assert metrics["label_use"]["judges_blind_to_labels"] == ["evidence", spec]
-    for path in out.iterdir():
-        assert b"DO-NOT-LEAK" not in path.read_bytes()
+    for path in out.rglob("*"):
+        assert path.is_dir() or b"DO-NOT-LEAK" not in path.read_bytes()
 
 
 def test_no_short_circuit_asks_what_the_evidence_decided(server, data, tmp_path) -> None:

@@ -80,10 +80,14 @@ def test_accuracy_costs_and_at_k_from_select_output_by_hand(data: Path, tmp_path
     assert (costs["comparisons"], costs["judge_calls"], costs["tokens"]) == (6.0, 0.0, 0.0)
     seconds = sum(r["elapsed"] for r in _rows(rr)) / 3
     assert costs["seconds"] == pytest.approx(seconds)
-    at_k = _entry(group, "sequential", "simulated:1.0")["at_k"]
+    sequential = _entry(group, "sequential", "simulated:1.0")
+    at_k = {k: v["accuracy"] for k, v in sequential["at_k"].items()}
     rows = _rows(seq)
+    assert sequential["at_k_from"] == "checkpoints"
     assert at_k["1"] == pytest.approx(sum(LABELS[r["id"]][r["checkpoints"]["1"]] for r in rows) / 3)
     assert list(at_k) == ["1", "2", "4"] and at_k["4"] == pytest.approx(ORACLE)
+    knockout = _entry(group, "knockout", "evidence")
+    assert knockout["at_k_from"] == "N" and list(knockout["at_k"]) == ["4"]
     assert metrics["config"]["selections"] == [str(seq), str(ko), str(rr)]
 
 
@@ -95,9 +99,13 @@ def test_same_numbers_as_running_the_strategies(data: Path, tmp_path: Path) -> N
     ran = run_report([data], config)
     for a, b in zip(read["groups"], ran["groups"], strict=True):
         (x,), (y,) = a["selectors"], b["selectors"]
-        for key in ("accuracy", "ci", "gap_closed", "gap_ci", "at_k", "rates"):
+        for key in ("accuracy", "ci", "gap_closed", "gap_ci", "rates"):
             assert x[key] == y[key], key
+        # At k < N the rows hold only the checkpoints; the report runs it on subsets.
+        assert (x["at_k_from"], y["at_k_from"]) == ("checkpoints", "subsamples")
+        assert x["at_k"]["4"] == y["at_k"]["4"]
         assert a["majority"] == b["majority"] and a["baselines"] == b["baselines"]
+        assert a["curves"] == b["curves"]  # the same subsets, the same evidence
 
 
 def test_rows_are_matched_by_id_not_by_order(data: Path, tmp_path: Path) -> None:
