@@ -16,7 +16,7 @@ from rerank.judges import EvidenceJudge, Judge, create_judge, parse_spec
 from rerank.llm.redact import redact_spec
 from rerank.selector import MODEL_JUDGES
 
-__all__ = ["ENDPOINT_OPTIONS", "llm_judge", "resolve_exec_python"]
+__all__ = ["ENDPOINT_OPTIONS", "judge_recipe", "llm_judge", "resolve_exec_python"]
 
 #: The LLM options that say where to reach an endpoint: only ``llm`` has one.
 ENDPOINT_OPTIONS: tuple[str, ...] = ("base_url", "api_key", "timeout", "judge_concurrency")
@@ -50,16 +50,19 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def llm_judge(
+def judge_recipe(
     judge: str | None,
     strategy: str,
     concurrency: int,
     llm: dict[str, Any],
     *,
     evidence: EvidenceJudge | None = None,
-) -> Judge | str | None:
-    """The judge a command runs: the ``--judge`` spec, or a model judge built from it and
-    the LLM options (``--base-url`` alone means ``--judge llm``).
+) -> tuple[str | None, dict[str, Any] | None]:
+    """How to build the judge a command runs: the spec, and the options
+    :func:`~rerank.judges.create_judge` takes with it for a model judge (``None`` for any
+    other judge, which the spec alone builds). ``--base-url`` alone means ``--judge llm``.
+    ``rerank select --ray`` sends this recipe to every worker; :func:`llm_judge` builds it
+    here.
 
     Parameters
     ----------
@@ -72,7 +75,7 @@ def llm_judge(
 
     Returns
     -------
-    A judge built here for a model judge; else ``judge`` as given.
+    ``(spec, options)`` for a model judge; else ``(judge, None)``, the spec as given.
 
     Raises
     ------
@@ -96,7 +99,7 @@ def llm_judge(
             raise click.UsageError(
                 f"{_flag(given[0])} is an option of the LLM judge: add --judge llm"
             )
-        return judge
+        return judge, None
     name, args, kwargs = parse_spec(judge)
     if name != "llm":  # a model run in this process: no endpoint to reach
         remote = [k for k in ENDPOINT_OPTIONS if k in given]
@@ -115,6 +118,7 @@ def llm_judge(
         "max_tokens": llm["max_tokens"],
         "short_circuit": "false" if llm["short_circuit"] is False else None,
         "enable_thinking": {True: "true", False: None, None: None}[llm["thinking"]],
+        "verdict": llm.get("verdict"),
     }
     for key, value in spec_values.items():
         if value is None:
@@ -144,4 +148,21 @@ def llm_judge(
         options["timeout"] = llm["timeout"]
     if evidence is not None:
         options["evidence"] = evidence
+    return spec, options
+
+
+def llm_judge(
+    judge: str | None,
+    strategy: str,
+    concurrency: int,
+    llm: dict[str, Any],
+    *,
+    evidence: EvidenceJudge | None = None,
+) -> Judge | str | None:
+    """The judge a command runs: a model judge built from :func:`judge_recipe`, else the
+    ``--judge`` spec as given (parameters as there)."""
+    spec, options = judge_recipe(judge, strategy, concurrency, llm, evidence=evidence)
+    if options is None:
+        return spec
+    assert spec is not None  # a model judge always has its spec
     return create_judge(spec, **options)

@@ -193,6 +193,14 @@ llm_options: Decorator = _stacked(
         default=None,
         help="Let thinking models think (enable_thinking; off by default).",
     ),
+    click.option(
+        "--verdict",
+        type=click.Choice(["auto", "logprobs", "text"]),
+        default=None,
+        help="Read verdicts from the log-probabilities of a one-token answer, or from the "
+        "reply's text (default auto: logprobs for small models where the endpoint sends "
+        "them, else text).",
+    ),
 )
 
 #: The parameter names :data:`llm_options` adds, in ``--help`` order.

@@ -1,5 +1,6 @@
 """``rerank select``: parses options into :class:`~rerank.run.RunOptions`, runs
-:func:`rerank.run.run_select`, and prints the summary line (exit 1 if items failed)."""
+:func:`rerank.run.run_select`, and prints the summary line (:mod:`rerank.cli.summary`;
+exit 1 if items failed)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import click
 
 from rerank.cli.errors import one_line_errors
-from rerank.cli.judges import llm_judge, resolve_exec_python
+from rerank.cli.judges import judge_recipe, llm_judge, resolve_exec_python
 from rerank.cli.options import (
     checkpoints_option,
     concurrency_option,
@@ -22,28 +23,41 @@ from rerank.cli.options import (
     progress_option,
     seed_option,
 )
-from rerank.items import TASK_KINDS
+from rerank.cli.summary import Accuracy, details, summary_line
+from rerank.items import TASK_KINDS, Item
 from rerank.judges import EvidenceJudge
 from rerank.readers import FORMATS, Fields
-from rerank.run import RunOptions, RunSummary, how_to_finish, run_select
+from rerank.run import ItemRows, RunOptions, RunSummary, how_to_finish, item_rows, run_select
 from rerank.selector import (
     DEFAULT_JUDGE,
     DEFAULT_STRATEGY,
     LOCAL_DEFAULT_JUDGE,
     STRATEGIES,
     StrategyConfig,
+    resolve_judge,
+    select_item,
 )
 
 __all__ = ["select_command"]
 
 
-async def _run(options: RunOptions) -> RunSummary:
-    """Run ``select``, closing a judge built here (run_select closes only its own)."""
+async def _run(options: RunOptions, accuracy: Accuracy) -> RunSummary:
+    """Run ``select``, counting the labels of the chosen candidates into ``accuracy``; the
+    judge is built here (and closed here: run_select closes only its own)."""
+    judge = resolve_judge(options.judge, options.config, exec_python=options.exec_python)
+    options.judge = judge
+    limiter = asyncio.Semaphore(options.concurrency)
+
+    async def execute(item: Item) -> ItemRows:
+        result = await select_item(item, options.config, judge, limiter=limiter)
+        accuracy.add(item, result.selection.winner)
+        return item_rows(result, trace=options.trace is not None)
+
     try:
-        return await run_select(options)
+        return await run_select(options, execute=execute)
     finally:
-        if options.judge is not None and not isinstance(options.judge, str):
-            await options.judge.aclose()
+        if judge is not None:
+            await judge.aclose()
 
 
 @click.command("select")
@@ -102,9 +116,26 @@ async def _run(options: RunOptions) -> RunSummary:
 @checkpoints_option("Sequential knockout: record the best after these many candidates (and N).")
 @progress_option
 @click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="After the summary line, say more: tokens, calls saved, invalid verdicts, position bias.",
+)
+@click.option(
     "--debug",
     is_flag=True,
     help="On an internal error (a bug), print its traceback instead of saving it to a file.",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Run the items on a Ray cluster (pip install 'rerank[ray]'): 'auto' joins a running "
+    "one, an address joins that one, no value starts one here. Same rows, trace and "
+    "--resume (docs/scale.md).",
 )
 @exec_options
 @llm_options
@@ -131,9 +162,11 @@ def select_command(
     aggregate: str,
     checkpoints: tuple[int, ...],
     progress: bool | None,
+    verbose: bool,
     debug: bool,
     exec_env: str | None,
     exec_python: str | None,
+    ray_address: str | None,
     **llm: Any,
 ) -> None:
     """Choose the best candidate for every prompt in FILES (JSON lines, JETTS, parquet,
@@ -170,13 +203,7 @@ def select_command(
             out=out,
             trace=trace,
             config=config,
-            judge=llm_judge(
-                judge,
-                strategy,
-                concurrency,
-                llm,
-                evidence=EvidenceJudge(exec_python=python) if python else None,
-            ),
+            judge=None,
             format=fmt,
             fields=fields,
             expose=expose,
@@ -189,7 +216,32 @@ def select_command(
             progress=progress,
             exec_python=python,
         )
-        summary = asyncio.run(_run(options))
-    click.echo(summary.line(), err=True)
+        accuracy = Accuracy()
+        if ray_address is not None:
+            # Each worker builds the judge from its recipe (and its own evidence judge on
+            # options.exec_python); the driver writes the rows.
+            from rerank.ray import run_select_on_ray
+
+            spec, judge_options = judge_recipe(judge, strategy, concurrency, llm)
+            options.judge = spec
+            summary = run_select_on_ray(
+                options,
+                address=None if ray_address == "local" else ray_address,
+                judge_options=judge_options,
+                observe=lambda item, rows: accuracy.add(item, rows.row["selected"]),
+            )
+        else:
+            options.judge = llm_judge(
+                judge,
+                strategy,
+                concurrency,
+                llm,
+                evidence=EvidenceJudge(exec_python=python) if python else None,
+            )
+            summary = asyncio.run(_run(options, accuracy))
+    click.echo(summary_line(summary, accuracy), err=True)
+    if verbose:
+        for line in details(summary, strategy):
+            click.echo(f"  {line}", err=True)
     if summary.failed:
         sys.exit(1)

@@ -459,3 +459,22 @@ def test_item_on_a_node_that_loses_its_sandbox_fails_closed(cluster, tmp_path):
     with pytest.raises(NodeSandboxError):  # and every later code item of this worker
         asyncio.run(worker.run(item))
     asyncio.run(worker.close())
+
+
+def test_cli_select_on_ray_writes_the_rows_of_one_process(cluster, tmp_path, examples_file):
+    """`rerank select --ray` (joining this cluster) writes the rows and trace of a run
+    without it, and its summary counts the same accuracy."""
+    from click.testing import CliRunner
+
+    from rerank.cli import main
+
+    runs = {}
+    for name, extra in (("plain", []), ("ray", ["--ray"])):
+        out, trace = tmp_path / f"{name}.jsonl", tmp_path / f"{name}.trace.jsonl"
+        args = [str(examples_file), "--judge", "evidence", "-o", str(out), "--trace", str(trace)]
+        result = CliRunner().invoke(main, ["select", *args, *extra])
+        assert result.exit_code == 0, result.output
+        runs[name] = (_stable(_read(out)), _stable(_read(trace)), result.stderr.splitlines()[-1])
+    assert runs["ray"][:2] == runs["plain"][:2]
+    assert "accuracy" in runs["ray"][2]
+    assert runs["ray"][2].split("accuracy")[1] == runs["plain"][2].split("accuracy")[1]
