@@ -312,6 +312,7 @@ async def select_item(
     *,
     limiter: asyncio.Semaphore | None = None,
     evidence: EvidenceJudge | None = None,
+    explain: bool = True,
 ) -> ItemResult:
     """Run one strategy on one item.
 
@@ -324,6 +325,8 @@ async def select_item(
     limiter : caps concurrent judge calls across items.
     evidence : where vote reads its keys (:func:`vote_signatures`; default: an evidence
         judge of its own for this item).
+    explain : ask the judge for its explanation (the trace's); a report's subsamples,
+        which keep only the pick, skip it.
 
     Returns
     -------
@@ -379,9 +382,9 @@ async def select_item(
         if config.name == "sequential":
             kwargs["checkpoints"] = config.checkpoints
         selection = await strategy(item.n, compare, **kwargs)
-    explain = getattr(judge, "explain", None)  # optional: not every judge has more to say
-    if explain is not None:
-        explanation = await explain(view)
+    explainer = getattr(judge, "explain", None) if explain else None  # not every judge has one
+    if explainer is not None:
+        explanation = await explainer(view)
     return ItemResult(
         item=item,
         selection=selection,

@@ -21,7 +21,14 @@ from tournaments.aggregate import (
 )
 from tournaments.bracket import bracket_knockout
 from tournaments.cycles import cyclic_triad_share, results_graph
-from tournaments.match import combine_orders, match_counts, play, play_round, seeded_order
+from tournaments.match import (
+    combine_orders,
+    match_counts,
+    play,
+    play_round,
+    seeded_order,
+    winner_confidence,
+)
 from tournaments.pointwise import pointwise
 from tournaments.round_robin import AGGREGATES, round_robin
 from tournaments.selection import (
@@ -36,6 +43,7 @@ from tournaments.selection import (
     check_candidates,
     make_rng,
     outcome_of,
+    probability_of,
     tie_priority,
     value_of,
 )
@@ -67,6 +75,7 @@ __all__ = [
     "play_round",
     "pointwise",
     "preference_matrix",
+    "probability_of",
     "ranking_from_scores",
     "results_graph",
     "round_robin",
@@ -76,6 +85,7 @@ __all__ = [
     "value_of",
     "vote",
     "win_rates",
+    "winner_confidence",
 ]
 
 #: CLI name -> strategy; every one is ``async (n, callable, *, seed, ...) -> Selection``.

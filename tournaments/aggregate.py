@@ -2,7 +2,9 @@
 
 All functions are pure and take ``n`` and any iterable of :class:`~tournaments.Match`
 (from a round robin or any other strategy). Invalid matches never count; a tie is half
-a win to each side.
+a win to each side. Bradley-Terry counts *soft* wins where the verdicts carry a
+probability (:attr:`~tournaments.Match.probability`): p of a win to ``a`` and 1 - p to
+``b``.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ __all__ = [
 ]
 
 
-def preference_matrix(n: int, matches: Iterable[Match]) -> np.ndarray:
+def preference_matrix(n: int, matches: Iterable[Match], *, soft: bool = False) -> np.ndarray:
     """``W[i, j]``: wins of i over j, plus half of each tie between them.
 
-    ``W + W.T`` counts the valid (non-invalid) matches of each pair.
+    ``W + W.T`` counts the valid (non-invalid) matches of each pair. With ``soft``, a match
+    whose verdicts carry a probability p that ``a`` is better adds p to ``W[a, b]`` and
+    1 - p to ``W[b, a]`` instead.
 
     Examples
     --------
@@ -34,7 +38,11 @@ def preference_matrix(n: int, matches: Iterable[Match]) -> np.ndarray:
     """
     w = np.zeros((n, n))
     for m in matches:
-        if m.outcome == "tie":
+        p = m.probability if soft else None
+        if p is not None:
+            w[m.a, m.b] += p
+            w[m.b, m.a] += 1.0 - p
+        elif m.outcome == "tie":
             w[m.a, m.b] += 0.5
             w[m.b, m.a] += 0.5
         elif m.winner is not None:
@@ -75,6 +83,7 @@ def bradley_terry(
     prior: float = 1.0,
     tol: float = 1e-9,
     max_iter: int = 10_000,
+    soft: bool = True,
 ) -> list[float]:
     """Bradley-Terry log-strengths by maximum (penalised) likelihood, mean 0.
 
@@ -92,6 +101,9 @@ def bradley_terry(
     prior : number of virtual games per candidate (must be positive).
     tol : stop when no log-strength moves by more than this in an iteration.
     max_iter : cap on the iterations.
+    soft : count a match whose verdicts carry a probability p as p of a win for ``a``
+        and 1 - p for ``b`` (:func:`preference_matrix`); matches without one count as
+        usual.
 
     Notes
     -----
@@ -106,7 +118,7 @@ def bradley_terry(
     """
     if prior <= 0:
         raise ValueError(f"prior must be positive to keep strengths finite, got {prior}")
-    w = preference_matrix(n, matches)
+    w = preference_matrix(n, matches, soft=soft)
     games = w + w.T
     wins = w.sum(axis=1) + prior / 2
     p = np.ones(n)

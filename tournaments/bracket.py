@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from tournaments.match import match_counts, play_round, seeded_order
+from tournaments.match import match_counts, play_round, seeded_order, winner_confidence
 from tournaments.selection import Comparator, Match, Selection, check_candidates, make_rng
 
 __all__ = ["bracket_knockout"]
@@ -37,7 +37,9 @@ async def bracket_knockout(
 
     Returns
     -------
-    Selection with ``order`` (the slot order); no ranking.
+    Selection with ``order`` (the slot order) and ``confidence`` (the product of the
+    winner's match probabilities, when the verdicts carry them; see
+    :func:`~tournaments.winner_confidence`); no ranking.
 
     Notes
     -----
@@ -81,5 +83,6 @@ async def bracket_knockout(
         matches=matches,
         rounds=round,
         order=order,
+        confidence=winner_confidence(winner, matches),
         **match_counts(matches),
     )

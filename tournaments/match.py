@@ -13,7 +13,14 @@ from typing import TypedDict
 
 from tournaments.selection import Comparator, Match, Outcome, outcome_of
 
-__all__ = ["combine_orders", "match_counts", "play", "play_round", "seeded_order"]
+__all__ = [
+    "combine_orders",
+    "match_counts",
+    "play",
+    "play_round",
+    "seeded_order",
+    "winner_confidence",
+]
 
 _SWAP: dict[str, Outcome] = {"a": "b", "b": "a", "tie": "tie", "invalid": "invalid"}
 
@@ -139,3 +146,27 @@ def match_counts(matches: Iterable[Match]) -> MatchCounts:
         "ties": sum(m.outcome == "tie" for m in matches),
         "invalid": sum(m.outcome == "invalid" for m in matches),
     }
+
+
+def winner_confidence(winner: int, matches: Iterable[Match]) -> float | None:
+    """The probability that ``winner`` beats every candidate it met in ``matches``: the
+    product of P(winner beats the other) over its matches, from the verdicts'
+    probabilities. ``None`` when one of its matches has no probability; 1.0 when it
+    played none.
+
+    Examples
+    --------
+    >>> class Soft:
+    ...     def __init__(self, p): self.winner, self.probability = "a", p
+    >>> winner_confidence(0, [Match(0, 1, "a", 1, (Soft(0.9),)), Match(2, 0, "b", 2, (Soft(0.2),))])
+    0.72
+    """
+    confidence = 1.0
+    for match in matches:
+        if winner not in (match.a, match.b):
+            continue
+        p = match.probability
+        if p is None:
+            return None
+        confidence *= p if winner == match.a else 1.0 - p
+    return round(confidence, 12)

@@ -43,7 +43,8 @@ async def round_robin(
 
     - ``"win_rate"``: (wins + 0.5 * ties) / valid matches; 0.0 without a valid match.
     - ``"copeland"``: wins minus losses.
-    - ``"bradley_terry"``: Bradley-Terry log-strengths (mean 0) with a small prior.
+    - ``"bradley_terry"``: Bradley-Terry log-strengths (mean 0) with a small prior, on
+      soft wins where the verdicts carry a probability (p of a win to ``a``, 1 - p to ``b``).
 
     Ties count half a win to each side (zero for Copeland); invalid matches are left out
     of every aggregation. Both are counted in ``ties`` / ``invalid``. The ranking sorts by

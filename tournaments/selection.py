@@ -6,6 +6,11 @@ one of the outcome strings ``"a" | "b" | "tie" | "invalid"`` or any object with 
 ``winner`` attribute holding one of them (a judge's rich verdict); strategies keep the
 object in the match record untouched, so reasons and costs reach the trace.
 
+A verdict object may also carry ``probability``: the judge's probability that ``a`` is the
+better of the two (:func:`probability_of`). Strategies that can weigh a verdict use it:
+round-robin's Bradley-Terry counts soft wins, and the knockouts report how confident the
+winner's matches were (``Selection.confidence``).
+
 A *scorer* is ``async score(i) -> value`` where value is a float, ``None`` (invalid), or an
 object with a ``value`` attribute holding either.
 """
@@ -31,6 +36,7 @@ __all__ = [
     "TIE_RULES",
     "make_rng",
     "outcome_of",
+    "probability_of",
     "tie_priority",
     "value_of",
 ]
@@ -92,6 +98,25 @@ def outcome_of(verdict: Any) -> Outcome:
     return cast(Outcome, winner) if winner in OUTCOMES else "invalid"
 
 
+def probability_of(verdict: Any) -> float | None:
+    """The probability that ``a`` is better that a verdict carries (its ``probability``
+    attribute, a number in [0, 1]); ``None`` for a verdict without one or an invalid one.
+
+    Examples
+    --------
+    >>> class Soft:
+    ...     winner, probability = "a", 0.8
+    >>> probability_of(Soft()), probability_of("a")
+    (0.8, None)
+    """
+    if outcome_of(verdict) == "invalid":
+        return None
+    p = getattr(verdict, "probability", None)
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+        return None
+    return float(p)
+
+
 def value_of(score: Any) -> float | None:
     """Read a scorer's value; ``None``, NaN and anything non-numeric are invalid (``None``)."""
     value = getattr(score, "value", score)
@@ -122,6 +147,22 @@ class Match:
         return {"a": self.a, "b": self.b}.get(self.outcome)
 
     @property
+    def probability(self) -> float | None:
+        """P(``a`` beats ``b``) from the verdicts' probabilities (both orders averaged: the
+        second verdict's is about (b, a)); ``None`` when a verdict has none, or the match
+        is invalid."""
+        if self.outcome == "invalid" or not self.verdicts:
+            return None
+        found = [probability_of(v) for v in self.verdicts]
+        if any(p is None for p in found):
+            return None
+        first, *rest = found
+        assert first is not None
+        if not rest:
+            return first
+        return (first + (1.0 - (rest[0] or 0.0))) / 2.0
+
+    @property
     def loser(self) -> int | None:
         return {"a": self.b, "b": self.a}.get(self.outcome)
 
@@ -144,6 +185,9 @@ class Selection:
     - ``graph``: round-robin results (edge winner -> loser); ``cyclic_triads``: the share of
       3-cycles among the triads whose three matches were all decisive (``None`` if none).
     - ``order``: the seeded order the strategy walked (sequential and bracket knockouts).
+    - ``confidence``: knockouts: the probability that the winner beats every candidate it
+      met, the product of its matches' probabilities (:attr:`Match.probability`); ``None``
+      when one of them has none (a judge without probabilities).
     - ``classes``: vote's equivalence classes, largest first, members in index order.
     """
 
@@ -163,3 +207,4 @@ class Selection:
     cyclic_triads: float | None = None
     order: Sequence[int] | None = None
     classes: list[list[int]] | None = None
+    confidence: float | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from tournaments.match import match_counts, play_round, seeded_order
+from tournaments.match import match_counts, play_round, seeded_order, winner_confidence
 from tournaments.selection import Comparator, Match, Selection, check_candidates, make_rng
 
 __all__ = ["sequential_knockout"]
@@ -39,7 +39,8 @@ async def sequential_knockout(
 
     Returns
     -------
-    Selection with ``order`` and ``checkpoints``; no ranking.
+    Selection with ``order``, ``checkpoints`` and ``confidence`` (the product of the
+    winner's match probabilities, when the verdicts carry them); no ranking.
 
     Notes
     -----
@@ -79,5 +80,6 @@ async def sequential_knockout(
         rounds=n - 1,
         checkpoints={k: record[k] for k in sorted(wanted)},
         order=order,
+        confidence=winner_confidence(incumbent, matches),
         **match_counts(matches),
     )

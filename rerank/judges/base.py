@@ -53,20 +53,29 @@ VIAS: tuple[Via, ...] = ("model", "cache", "dedup", "evidence", "own-answer")
 
 @dataclass(frozen=True)
 class Cost:
-    """What a verdict cost: LLM calls, tokens and wall seconds (zeros for free judges)."""
+    """What a verdict cost: LLM calls, tokens and wall seconds (zeros for free judges).
+
+    ``cached_tokens`` counts the prompt tokens the server took from its prompt cache
+    instead of processing them (as servers report them); ``prompt_tokens - cached_tokens``
+    were processed."""
 
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+    cached_tokens: int = 0
 
     def __add__(self, other: Cost) -> Cost:
         return Cost(*(x + y for x, y in zip(astuple(self), astuple(other), strict=True)))
 
 
 def _without_empty(record: Any, keep: tuple[str, ...]) -> dict[str, Any]:
-    """A verdict or score as a JSON-ready dict, leaving out empty fields (except ``keep``)."""
+    """A verdict or score as a JSON-ready dict, leaving out empty fields (except ``keep``)
+    and a cost's ``cached_tokens`` when no server reported any."""
     data = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(record).items()}
+    cost = data.get("cost")
+    if isinstance(cost, dict) and not cost.get("cached_tokens"):
+        cost.pop("cached_tokens", None)
     return {k: v for k, v in data.items() if k in keep or v not in (None, "", [])}
 
 
@@ -84,6 +93,11 @@ class Verdict:
     within one cluster), ``"evidence"`` (hard evidence decided in place of the model) or
     ``"own-answer"`` (the model's own solution decided). Judges without these stages
     (evidence, consensus, simulated, callable) leave it ``None``.
+
+    ``probability`` is the judge's probability that ``a`` is the better of the two, when it
+    has one (a model judge reading its verdict from log-probabilities); strategies that
+    can weigh a verdict use it (round-robin's Bradley-Terry, knockout's confidence).
+    ``None`` for a verdict without one.
     """
 
     winner: str
@@ -95,6 +109,7 @@ class Verdict:
     cost: Cost = field(default_factory=Cost)
     flags: tuple[str, ...] = ()
     via: Via | None = None
+    probability: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _without_empty(self, keep=())

@@ -49,6 +49,7 @@ __all__ = [
     "PROBABILITY",
     "TEXT",
     "URLS",
+    "Choice",
     "JudgeOptions",
     "Kind",
     "Number",
@@ -99,6 +100,27 @@ class _Auto(Kind):
 
     def render(self, value: Any) -> str:
         return "auto" if value is None else super().render(value)
+
+
+class Choice(Kind):
+    """One of a few words; ``"auto"`` (or ``None``) is ``None``, decided later."""
+
+    def __init__(self, *words: str) -> None:
+        self.words = words
+
+    def parse(self, value: Any, name: str) -> str | None:
+        if value is None:
+            return None
+        word = value.strip().lower() if isinstance(value, str) else value
+        if word == "auto":
+            return None
+        if word not in self.words:
+            listed = ", ".join(("auto", *self.words))
+            raise ValueError(f"{name} must be one of {listed}, not {value!r}")
+        return word
+
+    def render(self, value: Any) -> str:
+        return "auto" if value is None else str(value)
 
 
 class Number(Kind):

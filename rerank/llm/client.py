@@ -38,6 +38,7 @@ from rerank.llm.endpoints import (
 )
 from rerank.llm.failures import Failure, classify, no_endpoint_answered, request_rejected
 from rerank.llm.redact import redact_urls
+from rerank.llm.server_info import ServerInfo, from_models, from_props
 
 __all__ = ["ChatResult", "EndpointPool", "ToolCall", "Usage"]
 
@@ -72,12 +73,15 @@ class ToolCall:
 @dataclass(frozen=True)
 class Usage:
     """Calls, tokens and seconds. The fields are those of :class:`rerank.judges.Cost`, so a
-    judge builds one with ``Cost(**dataclasses.asdict(usage))``."""
+    judge builds one with ``Cost(**dataclasses.asdict(usage))``. ``cached_tokens`` are the
+    prompt tokens the server served from its prompt cache (OpenAI's
+    ``usage.prompt_tokens_details.cached_tokens``, else llama.cpp's ``timings.cache_n``)."""
 
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+    cached_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -85,6 +89,7 @@ class Usage:
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
             self.seconds + other.seconds,
+            self.cached_tokens + other.cached_tokens,
         )
 
 
@@ -93,7 +98,10 @@ class ChatResult:
     """One answered chat call: the assistant message, why it stopped, what it cost
     (``usage.seconds`` is the wall time of the call, retries included), the endpoint that
     answered (its URL with credentials masked), the number of requests sent to get there
-    and the seconds spent waiting between retry rounds."""
+    and the seconds spent waiting between retry rounds. ``top_logprobs`` holds the most
+    likely first tokens of the reply with their log-probabilities, most likely first, when
+    the request asked for them (``logprobs=True, top_logprobs=K``) and the server sent
+    them; ``None`` otherwise."""
 
     content: str | None
     tool_calls: tuple[ToolCall, ...]
@@ -104,6 +112,7 @@ class ChatResult:
     model: str
     reasoning: str | None = None
     waited: float = 0.0
+    top_logprobs: tuple[tuple[str, float], ...] | None = None
 
     @property
     def latency(self) -> float:
@@ -194,6 +203,7 @@ class EndpointPool:
         self._clients: dict[str, openai.AsyncOpenAI] = {}
         self._wakeups: list[asyncio.Future[None]] = []
         self._model_lock = asyncio.Lock()
+        self._info: ServerInfo | None = None
 
     def __repr__(self) -> str:
         urls = [e.shown for e in self.endpoints]
@@ -248,6 +258,7 @@ class EndpointPool:
             prompt_tokens=getattr(completion.usage, "prompt_tokens", 0) or 0,
             completion_tokens=getattr(completion.usage, "completion_tokens", 0) or 0,
             seconds=time.monotonic() - started,
+            cached_tokens=_cached_tokens(completion),
         )
         self.totals += usage
         return _chat_result(completion, usage, answered, model)
@@ -274,6 +285,36 @@ class EndpointPool:
                 self.model = models[0]
                 log.info("using model %s served by %s", self.model, endpoint.shown)
         return self.model
+
+    async def server_info(self) -> ServerInfo:
+        """What the endpoints say about themselves (context size, model size, slots), asked
+        once (llama.cpp's ``/props``, every server's ``/v1/models``; see
+        :mod:`rerank.llm.server_info`). The context is the smallest any endpoint reports.
+        Advisory: an endpoint that does not answer adds nothing, and this never raises."""
+        if self._info is None:
+            self._bind_loop()
+            found = await asyncio.gather(*(self._endpoint_info(e) for e in self.endpoints))
+            info = ServerInfo()
+            for one in found:
+                info = info.merged(one)
+            self._info = info
+        return self._info
+
+    async def _endpoint_info(self, endpoint: Endpoint) -> ServerInfo:
+        client = self._client(endpoint)
+        parts = urlsplit(endpoint.url)
+        root = urlunsplit(parts._replace(path=parts.path.rstrip("/").removesuffix("/v1"), query=""))
+
+        async def get(url: str) -> Any:
+            try:
+                async with asyncio.timeout(min(self.timeout, 30.0)):
+                    return await client.get(url, cast_to=object)
+            except Exception as exc:  # advisory: a server without the route says nothing
+                log.debug("%s: %s", redact_urls(url), type(exc).__name__)
+                return None
+
+        props, models = await asyncio.gather(get(f"{root}/props"), get("/models"))
+        return from_props(props).merged(from_models(models, self.model))
 
     async def aclose(self) -> None:
         """Close the HTTP clients (the pool may be used again afterwards)."""
@@ -446,4 +487,34 @@ def _chat_result(
         model=getattr(completion, "model", None) or model,
         reasoning=reasoning,
         waited=answered.waited,
+        top_logprobs=_first_token_alternatives(choice),
     )
+
+
+def _first_token_alternatives(choice: Any) -> tuple[tuple[str, float], ...] | None:
+    """The first generated token's ``top_logprobs`` as (token, logprob), or ``None`` when
+    the server sent none."""
+    tokens = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not tokens:
+        return None
+    first = tokens[0]
+    alternatives = getattr(first, "top_logprobs", None) or ()
+    found = [
+        (str(t.token), float(t.logprob))
+        for t in alternatives
+        if getattr(t, "token", None) is not None and isinstance(t.logprob, int | float)
+    ]
+    if not found and getattr(first, "token", None) is not None:  # top_logprobs=0
+        found = [(str(first.token), float(first.logprob))]
+    return tuple(found) or None
+
+
+def _cached_tokens(completion: Any) -> int:
+    """The prompt tokens the server served from its cache, as it reports them."""
+    details = getattr(getattr(completion, "usage", None), "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None)
+    if isinstance(cached, int):
+        return cached
+    timings = (getattr(completion, "model_extra", None) or {}).get("timings")
+    cached = timings.get("cache_n") if isinstance(timings, dict) else None
+    return cached if isinstance(cached, int) else 0

@@ -10,6 +10,7 @@ URL) and, as :func:`classify` blanks them out, never the API key or the URL's cr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -22,7 +23,13 @@ from rerank.llm.endpoints import parse_retry_after
 from rerank.llm.redact import MASK
 from rerank.text import clip
 
-__all__ = ["Failure", "classify", "no_endpoint_answered", "request_rejected"]
+__all__ = [
+    "Failure",
+    "classify",
+    "context_overflow",
+    "no_endpoint_answered",
+    "request_rejected",
+]
 
 # Kinds of failure. All but REJECTED move the call on to another endpoint.
 REFUSED, UNREACHABLE, TIMEOUT, RATE_LIMITED, SERVER, MALFORMED, REJECTED = (
@@ -46,6 +53,15 @@ HINTS = {
 }
 
 TEMPLATE_KWARGS_WORDS = ("chat_template_kwargs", "enable_thinking")
+#: How servers say a request does not fit the model's context: llama.cpp ("exceeds the
+#: available context size", exceed_context_size_error), vLLM and OpenAI ("maximum context
+#: length is ...", context_length_exceeded), SGLang and others ("too long", "too many
+#: tokens").
+_OVERFLOW = re.compile(
+    r"context[ _](size|length|window)|maximum context|exceed\w*[ _]context|"
+    r"prompt is too long|too many (input )?tokens|input is too large",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -120,6 +136,17 @@ def classify(exc: BaseException, *, timeout: float, secrets: Iterable[str] = ())
         said = _blank(str(exc), secrets)
         return Failure(MALFORMED, f"sent a response that is not a chat completion ({said})")
     raise exc
+
+
+def context_overflow(error: BaseException) -> bool:
+    """Whether ``error`` is a server's refusal of a request too long for the model's
+    context (a :class:`~rerank.errors.RequestRejectedError` saying so).
+
+    >>> context_overflow(RequestRejectedError("x rejected the request: 400 Bad Request "
+    ...     "(the request exceeds the available context size, try increasing it)", status=400))
+    True
+    """
+    return isinstance(error, RequestRejectedError) and bool(_OVERFLOW.search(str(error)))
 
 
 def no_endpoint_answered(tried: Sequence[tuple[str, Failure]]) -> EndpointError:

@@ -21,6 +21,8 @@ from rerank.errors import ConfigError
 
 __all__ = ["INSTALL_HINT", "LocalServer", "import_xllamacpp"]
 
+#: The shortest run of cached tokens llama.cpp reuses away from the prompt's start.
+CACHE_REUSE_TOKENS = 32
 # rerank is installed from its checkout (there is no PyPI release), so the hint names that.
 INSTALL_HINT = "pip install -e '.[local]' (in the rerank checkout)"
 
@@ -89,6 +91,10 @@ class LocalServer:
         params.port = 0  # a free port, read back from listening_address
         params.n_ctx = self.context * self.parallel
         params.n_parallel = self.parallel
+        # Reuse cached chunks of a slot's last prompt that reappear later in a new one
+        # (shifted in place): the other display order of a question shows the same
+        # responses in swapped places.
+        params.n_cache_reuse = CACHE_REUSE_TOKENS
         params.cpuparams.n_threads = self.threads
         params.cpuparams_batch.n_threads = self.threads
         params.warmup = False

@@ -36,12 +36,17 @@ class ScriptedBackend:
     *replies : the messages to answer with, or exceptions to raise, in order (more with
         :meth:`enqueue`).
     model : the model id it reports.
+    logprobs : whether a request that asks for ``logprobs`` gets the first token's
+        alternatives (:meth:`Message.alternatives`), as from a server that sends them.
     """
 
     enable_thinking = False
 
-    def __init__(self, *replies: Message | Exception, model: str = "scripted-model") -> None:
+    def __init__(
+        self, *replies: Message | Exception, model: str = "scripted-model", logprobs: bool = True
+    ) -> None:
         self.model: str | None = model
+        self.logprobs = logprobs
         self.replies: deque[Message | Exception] = deque(replies)
         #: Every request: ``{"messages": [...], **options}``.
         self.requests: list[dict[str, Any]] = []
@@ -60,7 +65,11 @@ class ScriptedBackend:
             calls=1,
             prompt_tokens=reply.prompt_tokens or 0,
             completion_tokens=reply.completion_tokens or 0,
+            cached_tokens=reply.cached_tokens or 0,
         )
+        top = None
+        if self.logprobs and options.get("logprobs"):
+            top = tuple(reply.alternatives(options.get("top_logprobs"))) or None
         return ChatResult(
             content=reply.content,
             tool_calls=tuple(reply.tool_calls),
@@ -70,6 +79,7 @@ class ScriptedBackend:
             attempts=1,
             model=self.model or "scripted-model",
             reasoning=reply.reasoning,
+            top_logprobs=top,
         )
 
     async def resolve_model(self) -> str:

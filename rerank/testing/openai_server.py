@@ -1,7 +1,13 @@
 """A real OpenAI-compatible HTTP server on loopback, scripted by the test that runs it.
 
 The server answers ``POST /v1/chat/completions`` from a queue of replies the test enqueues,
-``GET /v1/models`` from its model list and ``GET /health`` with ``{"status": "ok"}``. It
+``GET /v1/models`` from its model list and ``GET /health`` with ``{"status": "ok"}``. Given
+a ``context`` (or ``parameters``) it describes itself as llama.cpp does (``GET /props``,
+``meta`` in the model list) or, with ``flavour="vllm"``, as vLLM does (``max_model_len``),
+and refuses a request whose prompt (counted in words) and ``max_tokens`` exceed the
+context, with llama.cpp's (or vLLM's) error. A request that asks for ``logprobs`` gets the
+first token's ``top_logprobs``: the message's own, or else its first word with
+log-probability 0; ``logprobs=False`` makes a server that never sends them. It
 records every request (the API key only as a SHA-256, so a test can check it was sent
 without the server keeping it), counts requests in flight, and runs in a background thread
 until closed::
@@ -59,7 +65,12 @@ MAX_HOLD_SECONDS = 60.0
 @dataclass(frozen=True)
 class Message:
     """An assistant message; ``reasoning`` is sent as ``reasoning_content``, as vLLM sends a
-    thinking model's reasoning. Token counts default to word counts of request and reply."""
+    thinking model's reasoning. Token counts default to word counts of request and reply.
+
+    ``top_logprobs`` maps the first token's alternatives to their log-probabilities (sent,
+    most likely first, when the request asks for ``logprobs``); by default the first word
+    of ``content`` has log-probability 0. ``cached_tokens`` is reported as
+    ``usage.prompt_tokens_details.cached_tokens`` when given."""
 
     content: str | None = None
     tool_calls: Sequence[ToolCall] = ()
@@ -67,6 +78,17 @@ class Message:
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    top_logprobs: Mapping[str, float] | None = None
+    cached_tokens: int | None = None
+
+    def alternatives(self, count: int | None = None) -> list[tuple[str, float]]:
+        """The first token's alternatives, most likely first (at most ``count``)."""
+        if self.top_logprobs is not None:
+            found = sorted(self.top_logprobs.items(), key=lambda kv: -kv[1])
+        else:
+            words = (self.content or "").split()
+            found = [(words[0], 0.0)] if words else []
+        return found[: max(count, 1)] if count is not None else found
 
 
 @dataclass(frozen=True)
@@ -136,9 +158,24 @@ NO_SCRIPTED_REPLY = ErrorReply(500, "no scripted reply left: the test made an un
 class OpenAIServer:
     """An OpenAI-compatible server on ``127.0.0.1`` and a free port; see the module docstring."""
 
-    def __init__(self, *, models: Sequence[str] = ("test-model",), default: Reply | None = None):
+    def __init__(
+        self,
+        *,
+        models: Sequence[str] = ("test-model",),
+        default: Reply | None = None,
+        logprobs: bool = True,
+        context: int | None = None,
+        parameters: int | None = None,
+        flavour: str = "llama.cpp",
+    ):
+        if flavour not in ("llama.cpp", "vllm"):
+            raise ValueError(f"flavour must be 'llama.cpp' or 'vllm', not {flavour!r}")
         self.models = tuple(models)
         self.default: Reply = default if default is not None else NO_SCRIPTED_REPLY
+        self.logprobs = logprobs
+        self.context = context
+        self.parameters = parameters
+        self.flavour = flavour
         self._replies: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
         self._changed = threading.Condition()
@@ -304,15 +341,85 @@ class OpenAIServer:
                         **({"reasoning_content": message.reasoning} if message.reasoning else {}),
                     },
                     "finish_reason": message.finish_reason or ("tool_calls" if calls else "stop"),
-                    "logprobs": None,
+                    "logprobs": self._logprobs(message, body),
                 }
             ],
             "usage": {
                 "prompt_tokens": prompt,
                 "completion_tokens": completion,
                 "total_tokens": prompt + completion,
+                **(
+                    {"prompt_tokens_details": {"cached_tokens": message.cached_tokens}}
+                    if message.cached_tokens is not None
+                    else {}
+                ),
             },
         }
+
+    def _logprobs(self, message: Message, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The ``logprobs`` of a choice, as OpenAI sends them, if the request asked."""
+        if not (self.logprobs and body.get("logprobs")):
+            return None
+        count = body.get("top_logprobs")
+        found = message.alternatives(count if isinstance(count, int) else None)
+        if not found:
+            return {"content": []}
+        listed = [
+            {"token": token, "logprob": logprob, "bytes": list(token.encode())}
+            for token, logprob in found
+        ]
+        return {"content": [{**listed[0], "top_logprobs": listed}]}
+
+    def prompt_words(self, body: dict[str, Any]) -> int:
+        """The prompt's size as this server counts tokens: words of every message."""
+        return sum(_words(m.get("content")) for m in body.get("messages", []))
+
+    def overflow(self, body: dict[str, Any]) -> ErrorReply | None:
+        """The server's refusal of a request that does not fit its context, if it does not."""
+        if self.context is None:
+            return None
+        prompt = self.prompt_words(body)
+        wanted = prompt + (body.get("max_tokens") or 0)
+        if self.flavour == "vllm" and wanted > self.context:
+            return ErrorReply(
+                400,
+                f"This model's maximum context length is {self.context} tokens. However, you "
+                f"requested {wanted} tokens ({prompt} in the messages, "
+                f"{wanted - prompt} in the completion). Please reduce the length.",
+            )
+        if self.flavour == "llama.cpp" and prompt > self.context:
+            return ErrorReply(
+                400,
+                body={
+                    "error": {
+                        "code": 400,
+                        "message": "the request exceeds the available context size, try "
+                        "increasing it",
+                        "type": "exceed_context_size_error",
+                        "n_prompt_tokens": prompt,
+                        "n_ctx": self.context,
+                    }
+                },
+            )
+        return None
+
+    def model_entries(self) -> list[dict[str, Any]]:
+        """The ``data`` of ``/v1/models``, described as the server's flavour does."""
+        entries = []
+        for model in self.models:
+            entry: dict[str, Any] = {
+                "id": model, "object": "model", "created": 0, "owned_by": "rerank.testing"
+            }  # fmt: skip
+            if self.flavour == "vllm" and self.context is not None:
+                entry["max_model_len"] = self.context
+            elif self.flavour == "llama.cpp" and (self.context or self.parameters):
+                entry["meta"] = {
+                    k: v
+                    for k, v in (("n_ctx", self.context), ("n_params", self.parameters))
+                    if v is not None
+                }
+            entries.append(entry)
+        return entries
 
 
 def _words(content: Any) -> int:
@@ -393,15 +500,16 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "GET" and path == "/health":
             return _json(200, {"status": "ok"})
         if self.command == "GET" and path == "/v1/models":
-            models = [
-                {"id": m, "object": "model", "created": 0, "owned_by": "rerank.testing"}
-                for m in server.models
-            ]
-            return _json(200, {"object": "list", "data": models})
+            return _json(200, {"object": "list", "data": server.model_entries()})
+        llama = server.flavour == "llama.cpp" and server.context is not None
+        if self.command == "GET" and path == "/props" and llama:
+            settings = {"n_ctx": server.context, "params": {"n_probs": 0}}
+            return _json(200, {"default_generation_settings": settings, "total_slots": 1})
         if self.command == "POST" and path == "/v1/chat/completions":
             if not isinstance(request.body, dict):
                 return _json(400, _error_body(400, "the request body is not a JSON object"))
-            reply, self.pace = server._resolve(server._next_reply(), request.body)
+            refused = server.overflow(request.body)
+            reply, self.pace = server._resolve(refused or server._next_reply(), request.body)
             if isinstance(reply, Message):
                 return _json(200, server._completion(reply, request.body))
             if isinstance(reply, RawReply):

@@ -395,3 +395,21 @@ def test_concurrency_list_must_match_the_endpoints():
     """One cap per URL or one for all: any other count is a ConfigError."""
     with pytest.raises(ConfigError, match="2 concurrency limits for 3 endpoints"):
         EndpointPool("http://a/v1,http://b/v1,http://c/v1", "m", concurrency=[1, 2])
+
+
+def test_the_first_tokens_log_probabilities_and_cached_tokens_come_back(server):
+    """ChatResult.top_logprobs holds the first token's alternatives; usage.cached_tokens
+    the prompt tokens the server served from its cache."""
+    server.enqueue(Message("A", top_logprobs={"A": -0.2, "B": -1.7}, prompt_tokens=40,
+                           cached_tokens=32))  # fmt: skip
+    result = run(chat(make_pool(server.base_url), logprobs=True, top_logprobs=5, max_tokens=1))
+    assert result.top_logprobs == (("A", -0.2), ("B", -1.7))
+    assert (result.usage.prompt_tokens, result.usage.cached_tokens) == (40, 32)
+    body = server.chat_requests[0].body
+    assert (body["logprobs"], body["top_logprobs"], body["max_tokens"]) == (True, 5, 1)
+
+
+def test_without_logprobs_top_logprobs_is_none(server):
+    server.enqueue(Message("A"))
+    result = run(chat(make_pool(server.base_url)))
+    assert result.top_logprobs is None and result.usage.cached_tokens == 0

@@ -469,7 +469,7 @@ def test_compact_form_sends_no_tools_and_reads_the_verdict_line(server):
     """compact=True: the compact prefix, no tools, and a 'Verdict: A' reply."""
     # Math: the model solves first (its answer, 44, matches neither), then the question.
     server.enqueue(Message("Answer: 44"), Message("Correct answer: 42\nVerdict: A"))
-    verdict = compare(make_judge(server.base_url, compact=True, swap=False))
+    verdict = compare(make_judge(server.base_url, compact=True, swap=False, verdict="text"))
     body = server.chat_requests[1].body
     assert verdict.winner == "a" and "tools" not in body
     assert body["messages"][0]["content"] == render(

@@ -85,7 +85,9 @@ def test_select_with_the_llm_judge_writes_rows_with_calls_and_tokens(
     server.default = _final("A")
     out, trace = tmp_path / "out.jsonl", tmp_path / "trace.jsonl"
     args = [str(poems), "--judge", "llm", "--base-url", server.base_url, "--model", "m"]
-    result = _select(runner, *args, "--no-cache", "--out", str(out), "--trace", str(trace))
+    result = _select(
+        runner, *args, "--no-cache", "--out", str(out), "--trace", str(trace), "--verbose"
+    )
     assert result.exit_code == 0, result.output
     rows = _rows(out)
     assert [r["judge"] for r in rows] == ["llm:model=m"] * 2
@@ -95,8 +97,9 @@ def test_select_with_the_llm_judge_writes_rows_with_calls_and_tokens(
     assert traced[0]["explanation"]["skill"] == "general"
     assert traced[0]["matches"][0]["verdicts"][0]["cost"]["calls"] == 1
     tokens = sum(r["prompt_tokens"] + r["completion_tokens"] for r in rows)
-    assert f"2 judge calls, {tokens} tokens" in result.stderr
-    assert "A-rate 1.00 of 2 decisive verdicts" in result.stderr
+    assert "2 judge calls" in result.stderr.splitlines()[0]
+    assert f"tokens: {tokens} (" in result.stderr
+    assert "the candidate shown first won 1.00 of 2 decisive verdicts" in result.stderr
     assert len(server.chat_requests) == 2
 
 

@@ -97,7 +97,7 @@ def test_own_answer_decides_pairs_with_one_request_per_item(server) -> None:
 def test_undecided_pairs_ask_the_compact_question_with_the_own_answer(server) -> None:
     """Neither answer matches: one compact question, which shows the model's own answer."""
     server.enqueue(Message("Answer: 7"), Message("Correct answer: 7\nVerdict: B"))
-    j = judge(server, "tiny-1.5b", swap=False)
+    j = judge(server, "tiny-1.5b", swap=False, verdict="text")
     verdict = compare(j, 1, 2)
     assert verdict.winner == "b" and verdict.judge == "llm:math"
     assert len(server.chat_requests) == 2
@@ -110,7 +110,7 @@ def test_undecided_pairs_ask_the_compact_question_with_the_own_answer(server) ->
 
 def test_an_unusable_solution_falls_back_to_the_question(server) -> None:
     server.enqueue(Message(""), Message("Correct answer: 7\nVerdict: A"))
-    j = judge(server, "tiny-1.5b", swap=False)
+    j = judge(server, "tiny-1.5b", swap=False, verdict="text")
     verdict = compare(j, 0, 1)
     assert verdict.winner == "a" and verdict.judge == "llm:math"
     assert "Your own answer" not in server.chat_requests[1].body["messages"][1]["content"]
@@ -150,7 +150,7 @@ def _question_requests(server: Any) -> list[Any]:
 def test_a_verdict_that_follows_the_display_order_is_a_tie(server) -> None:
     """swap=auto: a compact question is asked both ways; "A" both times is a tie, not A."""
     server.enqueue(Message("Answer: 7"), *[Message("Correct answer: 7\nVerdict: A")] * 2)
-    verdict = compare(judge(server, "tiny-1.5b"), 1, 2)
+    verdict = compare(judge(server, "tiny-1.5b", verdict="text"), 1, 2)
     questions = _question_requests(server)
     assert len(questions) == 2
     shown = [q.body["messages"][1]["content"] for q in questions]
@@ -171,12 +171,12 @@ def test_a_verdict_that_holds_in_both_orders_is_kept(server) -> None:
         return Message(f"Correct answer: 7\nVerdict: {first}")
 
     server.enqueue(*[names_the_negative_one] * 3)
-    verdict = compare(judge(server, "tiny-1.5b"), 1, 2)
+    verdict = compare(judge(server, "tiny-1.5b", verdict="text"), 1, 2)
     assert verdict.winner == "b" and "[the same with the display order swapped]" in verdict.reason
     assert len(_question_requests(server)) == 2
 
 
 def test_swap_false_asks_once(server) -> None:
     server.enqueue(Message("Answer: 7"), Message("Correct answer: 7\nVerdict: A"))
-    verdict = compare(judge(server, "tiny-1.5b", swap="false"), 1, 2)
+    verdict = compare(judge(server, "tiny-1.5b", swap="false", verdict="text"), 1, 2)
     assert verdict.winner == "a" and len(_question_requests(server)) == 1

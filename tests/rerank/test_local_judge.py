@@ -80,3 +80,42 @@ def test_endpoint_options_are_refused_for_judges_that_run_their_own_server(judge
     result = CliRunner().invoke(main, ["select", str(EXAMPLES), "--judge", judge, *flag])
     assert result.exit_code == 2
     assert f"--judge {judge} runs its own server" in result.output
+
+
+class _Started:
+    """Stands in for a LocalServer that is already running at ``base_url``."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url, self.context, self.parallel = base_url, 4096, 2
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+
+def test_the_local_backend_asks_for_the_prompt_cache_and_knows_its_context() -> None:
+    """Every request says cache_prompt; the context comes from the server's settings,
+    without a request."""
+    import asyncio
+
+    from rerank.judges.llm.local import LocalBackend
+    from rerank.testing import Message, OpenAIServer
+
+    with OpenAIServer(models=("m",)) as served:
+        served.enqueue(Message("A"))
+        backend = LocalBackend(_Started(served.base_url), "m", 2, 60.0)
+
+        async def go():
+            try:
+                info = await backend.server_info()
+                await backend.chat([{"role": "user", "content": "hi"}], extra_body={"x": 1})
+                return info
+            finally:
+                await backend.aclose()
+
+        info = asyncio.run(go())
+        (request,) = served.chat_requests
+    assert (info.context, info.slots, info.server) == (4096, 2, "llama.cpp")
+    assert request.body["cache_prompt"] is True and request.body["x"] == 1

@@ -32,6 +32,7 @@ from rerank.verifiers.math.verifier import MathVerifier, reference_answer
 ROOT = Path(__file__).resolve().parents[2]
 TOWER = "9^{9^{9^9}}"  # math-verify would compute this forever
 
+
 @pytest.fixture(scope="module")
 def pool() -> Iterator[EquivalencePool]:
     """One worker shared by the module's tests, stopped (and checked gone) at the end."""

@@ -193,3 +193,59 @@ def test_refusing_endpoint_refuses_connections(client):
     with refusing_endpoint() as url, pytest.raises(openai.APIConnectionError) as caught:
         client(url).models.list()
     assert not isinstance(caught.value, openai.APITimeoutError)
+
+
+def test_logprobs_are_sent_when_asked(server, client):
+    """A request with logprobs gets the first token's top_logprobs: scripted, or by default
+    the reply's first word with log-probability 0; at most top_logprobs of them."""
+    server.enqueue(
+        Message("A", top_logprobs={"B": -1.5, "A": -0.3, "C": -4.0}), Message("yes it is")
+    )
+    api = client(server.base_url)
+    scripted = api.chat.completions.create(
+        model="m", messages=HELLO, logprobs=True, top_logprobs=2, max_tokens=1
+    )
+    first = scripted.choices[0].logprobs.content[0]
+    assert (first.token, first.logprob) == ("A", -0.3)
+    assert [(t.token, t.logprob) for t in first.top_logprobs] == [("A", -0.3), ("B", -1.5)]
+    default = api.chat.completions.create(model="m", messages=HELLO, logprobs=True, top_logprobs=5)
+    alternatives = default.choices[0].logprobs.content[0].top_logprobs
+    assert [(t.token, t.logprob) for t in alternatives] == [("yes", 0.0)]
+
+
+def test_logprobs_are_left_out_unless_asked_or_when_the_server_has_none(server, client):
+    server.enqueue(Message("A"))
+    plain = client(server.base_url).chat.completions.create(model="m", messages=HELLO)
+    assert plain.choices[0].logprobs is None
+    with OpenAIServer(logprobs=False) as without:
+        without.enqueue(Message("A"))
+        asked = client(without.base_url).chat.completions.create(
+            model="m", messages=HELLO, logprobs=True, top_logprobs=5
+        )
+    assert asked.choices[0].logprobs is None
+
+
+def test_a_llama_cpp_server_describes_itself_and_refuses_what_does_not_fit(client):
+    """/props and the model list give the context and size; a longer prompt (3 words) is
+    a 400, and takes no scripted reply."""
+    with OpenAIServer(models=("judge",), context=2, parameters=1_500_000_000) as small:
+        with urllib.request.urlopen(f"{small.url}/props") as response:
+            assert json.load(response)["default_generation_settings"]["n_ctx"] == 2
+        (model,) = client(small.base_url).models.list().data
+        assert model.model_extra["meta"] == {"n_ctx": 2, "n_params": 1_500_000_000}
+        small.enqueue(Message("hi"))
+        with pytest.raises(openai.BadRequestError, match="exceeds the available context size"):
+            client(small.base_url).chat.completions.create(model="judge", messages=HELLO)
+        assert small.pending == 1 and len(small.chat_requests) == 1
+
+
+def test_a_vllm_server_gives_max_model_len_and_counts_max_tokens(client):
+    with OpenAIServer(context=10, flavour="vllm") as small:
+        (model,) = client(small.base_url).models.list().data
+        assert model.model_extra["max_model_len"] == 10
+        small.enqueue(Message("hi"))
+        client(small.base_url).chat.completions.create(model="m", messages=HELLO, max_tokens=7)
+        with pytest.raises(openai.BadRequestError, match="maximum context length is 10"):
+            client(small.base_url).chat.completions.create(model="m", messages=HELLO, max_tokens=8)
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{small.url}/props")

@@ -9,10 +9,16 @@ For each comparison :class:`LLMJudge`
    on by default): no request is made;
 3. compares equivalent candidates once (``dedup``, :mod:`~rerank.judges.llm.dedup`);
 4. returns a cached verdict when the same question was answered before: no request;
-5. otherwise runs the skill's conversation (:func:`~rerank.judges.llm.loop.converse`):
-   the skill prefix as the system message, the item with candidates A (= ``a``) and
-   B (= ``b``) and their evidence, tools, a forced final answer, a text re-ask;
-6. binds the verdict to evidence: cited ids that exist nowhere are kept and flagged.
+5. for compact math skills, solves the problem first and lets the model's own answer decide
+   when exactly one candidate reaches it (:mod:`~rerank.judges.llm.solve`);
+6. otherwise asks the model: with log-probability verdicts (``verdict=logprobs``, the
+   default on the compact route where the endpoint sends them) one-token "A or B?"
+   questions in both display orders (:mod:`~rerank.judges.llm.probabilities`); with text
+   verdicts the skill's conversation (:func:`~rerank.judges.llm.loop.converse`): the skill
+   prefix as the system message, the item with candidates A (= ``a``) and B (= ``b``) and
+   their evidence, tools, a forced final answer, a text re-ask, every request kept inside
+   the model's context;
+7. binds a text verdict to evidence: cited ids that exist nowhere are kept and flagged.
 
 Every verdict says how it was reached (``via``: model, cache, dedup, evidence, own-answer).
 The judge only ever sees what the selector hands it (``item.public()``: no labels), and of
@@ -24,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar
 
@@ -32,52 +37,32 @@ from rerank.errors import RequestRejectedError
 from rerank.items import Item
 from rerank.judges.base import BaseJudge, Cost, Score, Verdict, Via, register_judge
 from rerank.judges.evidence import EvidenceJudge
+from rerank.judges.llm.context import ContextBudget
 from rerank.judges.llm.dedup import ClusterDedup
 from rerank.judges.llm.loop import LoopResult, converse
 from rerank.judges.llm.options import LLMOptions, ModelOptions
 from rerank.judges.llm.parse import unknown_evidence
+from rerank.judges.llm.probabilities import LabelQuestions, NoLogprobs
 from rerank.judges.llm.prompt import Shown, user_message
 from rerank.judges.llm.question import PROTOCOL, Prepared, question_key
-from rerank.judges.llm.solve import OwnAnswers, own_answer_note, own_answer_verdict
+from rerank.judges.llm.route import both_orders_verdict, small_by_size, small_model
+from rerank.judges.llm.solve import OwnAnswer, OwnAnswers, own_answer_note, own_answer_verdict
 from rerank.judges.llm.tools import ToolBox, ToolContext
 from rerank.llm import ChatBackend, ChatResult, EndpointPool, NullCache, Usage, VerdictCache
+from rerank.llm.server_info import ServerInfo
 from rerank.skills import GATED, Skill, SkillRegistry, render
-from tournaments import combine_orders
 
-__all__ = ["PROTOCOL", "LLMJudge", "Prepared", "both_orders_verdict", "small_model", "take_cache"]
+__all__ = [
+    "PROTOCOL",
+    "LLMJudge",
+    "Prepared",
+    "both_orders_verdict",
+    "small_by_size",
+    "small_model",
+    "take_cache",
+]
 
 log = logging.getLogger(__name__)
-
-_SIZE = re.compile(r"(?<![0-9.])(\d+(?:\.\d+)?)\s*([bm])(?![a-z])", re.IGNORECASE)
-#: Models up to this many billion parameters get the compact form under ``compact=auto``.
-SMALL_MODEL_BILLIONS = 3.0
-
-
-def small_model(name: str | None) -> bool:
-    """Whether a model id names a small model (``...-1.5B-...``, ``SmolLM2-135M``).
-
-    Parameters
-    ----------
-    name : a model id (the part after the last ``/`` is read), or None.
-
-    Returns
-    -------
-    bool, true for at most :data:`SMALL_MODEL_BILLIONS` billion parameters by the id.
-
-    Examples
-    --------
-    >>> [small_model(m) for m in ("Qwen2.5-Coder-1.5B-Instruct", "smollm2-135m", "Qwen3-8B")]
-    [True, True, False]
-    >>> small_model("gpt-4o")
-    False
-    """
-    if not name:
-        return False
-    sizes = [
-        float(number) / (1000 if unit.lower() == "m" else 1)
-        for number, unit in _SIZE.findall(name.rsplit("/", 1)[-1])
-    ]
-    return bool(sizes) and max(sizes) <= SMALL_MODEL_BILLIONS
 
 
 def _open_cache(option: bool | str) -> VerdictCache | NullCache:
@@ -108,62 +93,6 @@ class _Judgement:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> _Judgement:
         return cls(**{**data, "evidence": tuple(data["evidence"]), "flags": tuple(data["flags"])})
-
-
-def both_orders_verdict(forward: Verdict, backward: Verdict) -> Verdict:
-    """One verdict from both display orders of one question.
-
-    Combined by :func:`tournaments.combine_orders`: kept when both name the same
-    candidate, a tie when they disagree (the display order decided), invalid when either
-    is. Costs add up; the reason says which case it was; ``judge`` and ``via`` are the
-    forward verdict's.
-
-    Parameters
-    ----------
-    forward : the verdict with ``a`` shown first.
-    backward : the verdict with ``b`` shown first, its winner relative to ``(b, a)``.
-
-    Returns
-    -------
-    Verdict relative to ``(a, b)``.
-
-    Examples
-    --------
-    >>> a_first = Verdict("a", reason="A is right")
-    >>> both_orders_verdict(a_first, Verdict("b", reason="B is right")).winner
-    'a'
-    >>> tie = both_orders_verdict(a_first, Verdict("a", reason="A is right"))
-    >>> tie.winner, tie.reason.split(":")[0]
-    ('tie', 'position-dependent')
-    """
-    winner = combine_orders(forward.winner, backward.winner)
-    if winner == "invalid":
-        bad = forward if forward.winner == "invalid" else backward
-        order = "" if bad is forward else " (display order swapped)"
-        reason = f"{bad.reason}{order}"
-    elif winner != "tie":
-        reason = f"{forward.reason} [the same with the display order swapped]"
-    elif "tie" in (forward.winner, backward.winner):
-        reason = f"a tie in one display order: {forward.reason} | swapped: {backward.reason}"
-    else:
-        place = "first" if forward.winner == "a" else "second"
-        reason = (
-            f"position-dependent: the model named the response shown {place} in both "
-            f"display orders, so the order decided, not the responses; a tie. "
-            f"{forward.reason} | swapped: {backward.reason}"
-        )
-    cited = tuple(dict.fromkeys((*forward.evidence, *backward.evidence)))
-    return Verdict(
-        winner,
-        reason=reason,
-        confidence=forward.confidence if winner in ("a", "b") else None,
-        evidence=cited,
-        raw=f"{forward.raw or ''}\n--- display order swapped ---\n{backward.raw or ''}",
-        judge=forward.judge,
-        cost=forward.cost + backward.cost,
-        flags=tuple(dict.fromkeys((*forward.flags, *backward.flags))),
-        via=forward.via,
-    )
 
 
 def _gated(item: Item, skill: Skill) -> Item:
@@ -208,6 +137,17 @@ class LLMJudge(BaseJudge):
     swap : ask each question in both display orders and keep a verdict only when the two
         agree (:func:`both_orders_verdict`): true, false or ``"auto"`` (default: for
         compact questions, whose small models tend to name whichever response comes first).
+        Log-probability verdicts average the two orders (``swap=false``: one order).
+    verdict : ``"logprobs"`` (one-token answers read from their log-probabilities),
+        ``"text"`` (the reply's text: the compact lines or the full tool loop) or ``"auto"``
+        (default: log-probabilities on the compact route when the endpoint sends them,
+        else text; the full tool loop stays the route for large models).
+    margin : a log-probability verdict is a tie when P(A better) is within this of 0.5
+        (default :data:`~rerank.judges.llm.options.DEFAULT_MARGIN`).
+    solve : solve math problems first and use the own answer (``"auto"``: on the compact
+        route, for skills with a ``solve`` instruction).
+    context : tokens per request (default: what the server reports, ``/props`` or
+        ``/v1/models``); every request is kept inside it.
     options : all options at once (the keywords above then apply on top).
     pool : the :class:`~rerank.llm.ChatBackend` to ask, instead of an
         :class:`~rerank.llm.EndpointPool` built from the options (for sharing, and tests).
@@ -266,14 +206,44 @@ class LLMJudge(BaseJudge):
         self.own_answers = OwnAnswers(
             pool, lambda: self.cache, self.evidence.assess, temperature=options.temperature
         )
+        self.labels = LabelQuestions(pool, lambda: self.cache)
+        self._info: ServerInfo | None = None
+
+    async def server_info(self) -> ServerInfo:
+        """What the backend's server says about itself (nothing for a backend that cannot
+        ask), with the ``context`` option in place of the reported context."""
+        if self._info is None:
+            ask = getattr(self.pool, "server_info", None)
+            info = await ask() if ask is not None else ServerInfo()
+            given = getattr(self.options, "context", None)
+            self._info = replace(info, context=given) if given is not None else info
+        return self._info
 
     # -- parts --------------------------------------------------------------------------
 
     async def use_compact(self) -> bool:
-        """Whether this judge sends compact skills (``compact=auto``: by the model's size)."""
+        """Whether this judge sends compact skills (``compact=auto``: by the model's size,
+        from its id or from the parameter count its server reports)."""
         if self.options.compact is None:
-            return small_model(await self.pool.resolve_model())
+            if small_model(await self.pool.resolve_model()):
+                return True
+            return small_by_size(await self.server_info())
         return self.options.compact
+
+    async def use_logprobs(self, prepared: Prepared) -> bool:
+        """Whether questions on this item are one-token log-probability questions
+        (``verdict``): never for a skill without a compact form, nor once the endpoint
+        has shown that it sends no log-probabilities."""
+        mode = self.options.verdict
+        if mode == "text" or prepared.skill.compact is None or self.labels.supported is False:
+            return False
+        return mode == "logprobs" or await self.use_compact()
+
+    async def _solves(self, prepared: Prepared) -> bool:
+        """Whether the model solves this item first (``solve``; auto: compact math)."""
+        if self.options.solve is False:
+            return False
+        return OwnAnswers.applies(prepared, self.options.solve or await self.use_compact())
 
     @property
     def cache(self) -> VerdictCache | NullCache:
@@ -331,15 +301,24 @@ class LLMJudge(BaseJudge):
         decided = await self._short_circuit(prepared, a, b)
         if decided is not None:
             return decided
-        note, solve_cost = None, Cost()
-        if OwnAnswers.applies(prepared, await self.use_compact()):
-            own, first = await self.own_answers.get(prepared)
-            solve_cost = own.cost if first else Cost()
-            judge = f"{self.name}:{prepared.skill.name}"
+        judge = f"{self.name}:{prepared.skill.name}"
+        own, solve_cost = await self._own_answer(prepared)
+        if own is not None:
             decided = own_answer_verdict(own, a, b, judge, solve_cost)
             if decided is not None:
                 return decided
-            note = own_answer_note(own)
+        note = own_answer_note(own) if own is not None else None
+        if await self.use_logprobs(prepared):
+            try:
+                verdict = await self.labels.verdict(
+                    prepared, a, b,
+                    model=await self.pool.resolve_model(), judge=judge,
+                    margin=self.options.margin, both_orders=self.options.swap is not False,
+                    note=note,
+                )  # fmt: skip
+                return replace(verdict, cost=verdict.cost + solve_cost)
+            except NoLogprobs:
+                pass  # the endpoint sends none: the text question, from now on
         if await self._swaps(prepared):  # the two orders concurrently, as --both-orders does
             verdict = both_orders_verdict(
                 *await asyncio.gather(
@@ -349,6 +328,14 @@ class LLMJudge(BaseJudge):
         else:
             verdict = await self._ask(prepared, a, b, note)
         return replace(verdict, cost=verdict.cost + solve_cost)
+
+    async def _own_answer(self, prepared: Prepared) -> tuple[OwnAnswer | None, Cost]:
+        """The model's own answer when it solves this item first, and the solve's cost
+        (carried by the first verdict that needed it)."""
+        if not await self._solves(prepared):
+            return None, Cost()
+        own, first = await self.own_answers.get(prepared)
+        return own, own.cost if first else Cost()
 
     async def _swaps(self, prepared: Prepared) -> bool:
         """Whether pairwise questions on this item are asked in both display orders."""
@@ -376,8 +363,21 @@ class LLMJudge(BaseJudge):
         )
 
     async def score(self, item: Item, index: int) -> Score:
-        """Candidate ``index`` on the skill's scale (``value=None`` when invalid)."""
+        """Candidate ``index`` on the skill's scale (``value=None`` when invalid); with
+        log-probability verdicts, P(yes) for "is it correct?" (a value in [0, 1])."""
         prepared = await self.prepare(item)
+        if await self.use_logprobs(prepared):
+            own, solve_cost = await self._own_answer(prepared)
+            try:
+                scored = await self.labels.score(
+                    prepared, index,
+                    model=await self.pool.resolve_model(),
+                    judge=f"{self.name}:{prepared.skill.name}",
+                    note=own_answer_note(own) if own is not None else None,
+                )  # fmt: skip
+                return replace(scored, cost=scored.cost + solve_cost)
+            except NoLogprobs:
+                pass
         shown = [Shown("A", prepared.view.candidates[index].text, prepared.standings[index])]
         judged, cost, via = await self._judge(prepared, shown, "pointwise")
         return Score(
@@ -468,7 +468,14 @@ class LLMJudge(BaseJudge):
             spent.append(result.usage)
             return result
 
-        run = functools.partial(converse, chat, contract=contract, mode=mode, lines=compact)
+        context = (await self.server_info()).context
+        budget = None
+        if context is not None:
+            reply = options.max_tokens if options.max_tokens is not None else context // 4
+            budget = ContextBudget(context, min(reply, context // 2))
+        run = functools.partial(
+            converse, chat, contract=contract, mode=mode, lines=compact, budget=budget
+        )
         try:
             return await run(messages, tools=tools, max_steps=options.max_steps)
         except RequestRejectedError as exc:

@@ -5,8 +5,12 @@ the ``openai`` client, to llama.cpp's server run inside this process
 (:class:`~rerank.local.server.LocalServer`) on a free loopback port. The server starts on
 the first comparison the evidence cannot decide (a run that evidence decides loads no
 model) and stops when the judge is closed. The model is small, so the judge sends compact
-skills (evidence up front, no tools, ``Verdict: A`` lines) and, for math, solves the
-problem first (:mod:`rerank.judges.llm.solve`).
+skills and, for math, solves the problem first (:mod:`rerank.judges.llm.solve`). Its
+verdicts come from the log-probabilities of one-token answers
+(:mod:`rerank.judges.llm.probabilities`; ``verdict=text`` asks for ``Verdict: A`` lines
+instead). The server keeps a prompt cache per slot (``cache_prompt``) and has two slots by
+default, one per display order, so that the prefix questions share (the skill, the
+problem, its evidence) is processed once per slot.
 
 :class:`EvidenceThenLocal` (``--judge evidence+local``) asks the evidence judge first and
 the local model only where the evidence ties. Every verdict names the judge that decided
@@ -31,6 +35,7 @@ from rerank.judges.evidence import EvidenceJudge
 from rerank.judges.llm.judge import LLMJudge, take_cache
 from rerank.judges.llm.options import LocalOptions
 from rerank.llm import ChatResult, EndpointPool, Usage
+from rerank.llm.server_info import ServerInfo
 from rerank.local.models import available, get_model, model_path
 from rerank.local.server import LocalServer, import_xllamacpp
 from rerank.skills import SkillRegistry
@@ -84,7 +89,15 @@ class LocalBackend:
 
     async def chat(self, messages: Sequence[Mapping[str, Any]], **options: Any) -> ChatResult:
         pool = await self._started()
-        return await pool.chat(messages, **options)
+        # llama.cpp reuses a slot's cached prompt prefix (on by default; said explicitly).
+        body = {**(options.pop("extra_body", None) or {}), "cache_prompt": True}
+        return await pool.chat(messages, extra_body=body, **options)
+
+    async def server_info(self) -> ServerInfo:
+        """The server's context per slot and its slots (known without starting it)."""
+        return ServerInfo(
+            context=self.server.context, slots=self.server.parallel, server="llama.cpp"
+        )
 
     async def aclose(self) -> None:
         if self._pool is not None:
@@ -106,12 +119,17 @@ class LocalJudge(LLMJudge):
     model : a model of :data:`rerank.local.models.MODELS` (positional; default
         ``qwen2.5-coder-1.5b``).
     threads : CPU threads (default: the CPUs available).
-    parallel : server slots, requests decoded together (default 1).
+    parallel : server slots, requests decoded together (default 2: both display orders
+        of a question at once, each on a slot that keeps its prompt cache).
     context : context length per slot (default: the model's).
     timeout : seconds per request (default 600).
     max_tokens : per model call (default 256).
     compact : ``"auto"`` (the default) sends compact skills to the small models, which are
         all of them.
+    verdict : ``"logprobs"`` (what ``"auto"``, the default, gives: llama.cpp sends them)
+        or ``"text"`` (``Verdict: A`` lines).
+    margin : the tie margin of log-probability verdicts (default 0.02).
+    solve : solve math problems first (``"auto"``, the default: yes).
     options, evidence, registry : as for :class:`~rerank.judges.llm.judge.LLMJudge`.
     """
 

@@ -15,6 +15,13 @@ does nothing else with the world; tools run through the :class:`ToolBox`. The pr
 
 Without tools (a server that has none, or the compact form) steps 1 and 2 are one plain
 call whose reply is read the same way. At most ``max_steps + 2`` calls in all.
+
+With a :class:`~rerank.judges.llm.context.ContextBudget` (the model's context is known)
+every request is shrunk to fit before it goes out (tool results clipped, old tool turns
+dropped), and the final answer is forced as soon as another tool result might not fit.
+A server's refusal of a request too long for its context forces the final answer on a
+shrunk conversation; when nothing fits, the conversation ends without a decision and says
+why (the verdict is invalid; the item does not fail).
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from rerank.errors import RequestRejectedError
+from rerank.judges.llm.context import CLIPPED_CHARS, ContextBudget, fit
 from rerank.judges.llm.parse import (
     Decision,
     Rejected,
@@ -31,8 +40,10 @@ from rerank.judges.llm.parse import (
     read_text_reply,
 )
 from rerank.judges.llm.prompt import forced_text, reask_text, repair_text
-from rerank.judges.llm.tools import FINAL_ANSWER, ToolBox
+from rerank.judges.llm.tools import FINAL_ANSWER, OUTPUT_CHARS, ToolBox
 from rerank.llm import ChatResult, ToolCall, Usage
+from rerank.llm.failures import context_overflow
+from rerank.text import clip
 
 __all__ = ["ChatFn", "LoopResult", "converse"]
 
@@ -52,6 +63,10 @@ class LoopResult:
     tools_run: tuple[str, ...] = ()
 
 
+class _NoRoom(Exception):
+    """The next request does not fit the model's context (estimated, or the server said)."""
+
+
 @dataclass
 class _Conversation:
     chat: ChatFn
@@ -59,13 +74,30 @@ class _Conversation:
     contract: dict[str, Any]
     mode: str
     tools: ToolBox | None
+    budget: ContextBudget | None = None
     usage: Usage = field(default_factory=Usage)
     problem: str = "the model gave no verdict"
     raw: str | None = None
     tools_run: list[str] = field(default_factory=list)
 
     async def ask(self, **options: Any) -> tuple[ChatResult, list[ToolCall]]:
-        result = await self.chat(self.messages, **options)
+        offered = options.get("tools")
+        budget = self.budget
+        if budget is not None:
+            # Shrunk as far as it goes; what still looks too long is sent all the same (the
+            # estimate errs long), and the server's refusal is the final word.
+            fit(self.messages, budget, offered)
+        try:
+            result = await self.chat(self.messages, **options)
+        except RequestRejectedError as exc:
+            if not context_overflow(exc):
+                raise
+            if budget is not None:  # the estimate was too low: count more tokens from now on
+                budget.chars_per_token *= 0.8
+            problem = f"the server refused a request too long for the model's context: {exc}"
+            raise _NoRoom(problem) from None
+        if budget is not None:
+            budget.observe(self.messages, offered, result.usage.prompt_tokens)
         self.usage += result.usage
         step = sum(1 for m in self.messages if m["role"] == "assistant")
         # A server may leave ids out; the tool results must name the call they answer.
@@ -153,6 +185,27 @@ class _Conversation:
             await self.answer(calls, run_tools=run_tools)
         return decision
 
+    def near_limit(self) -> bool:
+        """Whether another tool result might not fit: time to force the final answer (by
+        an estimate calibrated on the server's counts; a first guess only errs long)."""
+        if self.budget is None or self.tools is None or not self.budget.calibrated:
+            return False
+        room = self.budget.room(self.messages, self.tools.schemas)
+        return room < self.budget.tokens_of_text(OUTPUT_CHARS)
+
+    def shrink(self) -> None:
+        """Clip every tool result and drop all but the latest tool turn (after the server
+        refused a request as too long)."""
+        kept: list[dict[str, Any]] = []
+        for message in self.messages:
+            if message.get("role") == "tool" and len(message.get("content") or "") > CLIPPED_CHARS:
+                content = clip(message["content"], CLIPPED_CHARS, strip=True)
+                message = {**message, "content": content + "\n(clipped to fit the context)"}
+            kept.append(message)
+        self.messages[:] = kept
+        if self.budget is not None:
+            fit(self.messages, ContextBudget(0, 0, self.budget.chars_per_token))
+
     def result(self, decision: Decision | None) -> LoopResult:
         calls = self.usage.calls
         problem = "" if decision else f"no valid verdict after {calls} calls: {self.problem}"
@@ -169,32 +222,49 @@ async def converse(
     tools: ToolBox | None,
     max_steps: int,
     lines: bool = False,
+    budget: ContextBudget | None = None,
 ) -> LoopResult:
     """Run the protocol of the module docstring on ``messages`` (extended in place).
 
     ``contract`` is the output contract's schema for ``mode`` (pairwise | pointwise);
     ``lines`` accepts a ``Verdict: A`` line from the first plain reply too (the compact
-    form asks for nothing else).
+    form asks for nothing else); ``budget`` keeps every request inside the model's
+    context.
     """
-    talk = _Conversation(chat, messages, contract, mode, tools)
-    if tools is not None:
+    talk = _Conversation(chat, messages, contract, mode, tools, budget)
+    try:
+        if tools is not None:
+            decision = await _tool_steps(talk, tools, max_steps)
+        else:
+            result, _ = await talk.ask()
+            decision = talk.read(result, lines=lines)
+        if decision is not None:
+            return talk.result(decision)
+        talk.say(reask_text(contract, lines=True))
+        options = {"tools": tools.schemas, "tool_choice": "none"} if tools is not None else {}
+        result, calls = await talk.ask(**options)
+        decision = talk.final(calls) if calls else None
+        if decision is None:
+            decision = talk.read(result, lines=True)
+    except _NoRoom as exc:
+        talk.problem = str(exc)
+        return talk.result(None)
+    return talk.result(decision)
+
+
+async def _tool_steps(talk: _Conversation, tools: ToolBox, max_steps: int) -> Decision | None:
+    """Steps 1 and 2 of the protocol: tool steps, then the forced final answer (at once
+    when the context is nearly full, or the server refused a step as too long)."""
+    try:
         for _ in range(max_steps):
+            if talk.near_limit():
+                break
             decision = await talk.step(run_tools=True, tools=tools.schemas, tool_choice="auto")
             if decision is not None:
-                return talk.result(decision)
+                return decision
             if talk.messages[-1]["role"] == "assistant":  # prose without a verdict
-                talk.say(repair_text(talk.problem, contract))
-        talk.say(forced_text())
-        decision = await talk.step(run_tools=False, tools=tools.schemas, tool_choice=FORCE_FINAL)
-    else:
-        result, _ = await talk.ask()
-        decision = talk.read(result, lines=lines)
-    if decision is not None:
-        return talk.result(decision)
-    talk.say(reask_text(contract, lines=True))
-    options = {"tools": tools.schemas, "tool_choice": "none"} if tools is not None else {}
-    result, calls = await talk.ask(**options)
-    decision = talk.final(calls) if calls else None
-    if decision is None:
-        decision = talk.read(result, lines=True)
-    return talk.result(decision)
+                talk.say(repair_text(talk.problem, talk.contract))
+    except _NoRoom:
+        talk.shrink()
+    talk.say(forced_text())
+    return await talk.step(run_tools=False, tools=tools.schemas, tool_choice=FORCE_FINAL)

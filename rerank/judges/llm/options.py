@@ -18,6 +18,7 @@ from rerank.judges.options import (
     PATHS,
     TEXT,
     URLS,
+    Choice,
     JudgeOptions,
     Kind,
     Number,
@@ -25,7 +26,13 @@ from rerank.judges.options import (
 )
 from rerank.local.models import DEFAULT_MODEL
 
-__all__ = ["LLMOptions", "LocalOptions", "ModelOptions"]
+__all__ = ["DEFAULT_MARGIN", "VERDICT_MODES", "LLMOptions", "LocalOptions", "ModelOptions"]
+
+#: How a model's verdict is read: the probabilities of a one-token answer, or its text.
+VERDICT_MODES = ("logprobs", "text")
+#: The default ``margin`` of log-probability verdicts: a tie when |p - 0.5| is at most
+#: this. Chosen on the dev pairs of docs/benchmarks.md (section "Local judge").
+DEFAULT_MARGIN = 0.02
 
 
 class _Caps(Number):
@@ -66,6 +73,9 @@ class ModelOptions(JudgeOptions):
     cache: bool | str = option(True, CACHE, recorded=False)
     compact: bool | None = option(None, AUTO)
     swap: bool | None = option(None, AUTO)
+    verdict: str | None = option(None, Choice(*VERDICT_MODES))
+    margin: float = option(DEFAULT_MARGIN, Number(float, 0))
+    solve: bool | None = option(None, AUTO)
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class LLMOptions(ModelOptions):
     api_key: str | None = option(None, TEXT, recorded=False, secret=True)
     concurrency: int | tuple[int, ...] = option(8, CAPS, recorded=False)
     retries: int = option(4, Number(int, 0), recorded=False)
+    context: int | None = option(None, Number(int, 1, optional=True), recorded=False)
 
 
 @dataclass(frozen=True)
@@ -98,5 +109,5 @@ class LocalOptions(ModelOptions):
     max_tokens: int | None = option(256, Number(int, 1, optional=True))
     timeout: float = option(600.0, Number(float, 0.001), recorded=False)
     threads: int | None = option(None, Number(int, 1, optional=True), recorded=False)
-    parallel: int = option(1, Number(int, 1), recorded=False)
+    parallel: int = option(2, Number(int, 1), recorded=False)
     context: int | None = option(None, Number(int, 1, optional=True))

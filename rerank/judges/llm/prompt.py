@@ -7,6 +7,12 @@ and the skill grants it), the candidates (A shown first) and the evidence comput
 each, with the check ids a verdict may cite. Short texts for the later turns (a repair
 after a bad reply, the forced final answer, the plain-text re-ask) are here too, so that
 every word the model reads is in one place.
+
+The one-token questions of log-probability verdicts (:func:`choice_messages`, "A or B?",
+and :func:`check_messages`, "yes or no?") are laid out for a server's prompt cache: the
+system message is the same for every item of a skill, and the user message puts what all
+questions on an item share (the prompt, its resources, the model's own answer) before the
+candidates, so that only the part from the first candidate on changes between questions.
 """
 
 from __future__ import annotations
@@ -22,7 +28,11 @@ from rerank.skills import GATED, Skill
 from rerank.text import clip
 
 __all__ = [
+    "CHOICE_LABELS",
+    "YES_NO",
     "Shown",
+    "check_messages",
+    "choice_messages",
     "forced_text",
     "gated_resources",
     "reask_text",
@@ -31,6 +41,11 @@ __all__ = [
 ]
 
 LABELS = ("A", "B")
+#: The labels of a one-token choice and of a one-token check.
+CHOICE_LABELS = ("A", "B")
+YES_NO = ("yes", "no")
+#: Check lines per candidate in a one-token question (failed checks first).
+BRIEF_CHECK_LINES = 6
 #: Check lines listed per candidate before the rest is summarised (run_verifier shows all).
 MAX_CHECK_LINES = 40
 DETAIL_CHARS = 240
@@ -181,3 +196,100 @@ def reask_text(schema: dict[str, Any], *, lines: bool) -> str:
         + (fallback if lines else "")
         + "."
     )
+
+
+# -- one-token questions (log-probability verdicts) ---------------------------------------
+
+_CHOICE_QUESTION = {
+    "math": "Which response reaches the correct final answer, A or B?",
+    "code": "Which program is correct, A or B?",
+    "instruction_following": "Which response follows the instructions better, A or B?",
+}
+_CHECK_QUESTION = {
+    "math": "Is the final answer of this response correct?",
+    "code": "Is this program correct for every input the task allows?",
+    "instruction_following": "Does this response follow every instruction of the prompt?",
+}
+_CHECK_SYSTEM = (
+    "You check one response to the task below. The evidence for the response comes with "
+    "the task; there are no tools.\n\nReply with one word only: yes or no."
+)
+
+
+def _brief_evidence(shown: Shown, kind: str, n: int) -> list[str]:
+    """A candidate's evidence in a few lines: its standing, failed checks first."""
+    standing = shown.standing
+    evidence = standing.evidence
+    head = f"Evidence for {shown.label}: " if shown.label else "Evidence: "
+    if evidence is None:
+        return [head + "none (no verifier applies)"]
+    checks = sorted(evidence.checks, key=lambda c: c.status == "pass")
+    lines = [head + standing.describe()]
+    for check in checks[:BRIEF_CHECK_LINES]:
+        detail = f": {clip(check.detail, DETAIL_CHARS, strip=True)}" if check.detail else ""
+        lines.append(f"- `{check.id}` {check.status} ({'hard' if check.hard else 'soft'}){detail}")
+    if len(checks) > BRIEF_CHECK_LINES:
+        rest = checks[BRIEF_CHECK_LINES:]
+        passing = sum(c.status == "pass" for c in rest)
+        lines.append(f"- ... {len(rest)} more checks ({passing} pass)")
+    if evidence.signature is not None:
+        lines.append(f"- {_CLUSTER.get(kind, 'cluster')}: shared by {standing.consensus} of {n}")
+    return lines
+
+
+def _shared_part(item: Item, skill: Skill, note: str | None) -> list[str]:
+    """What every question on ``item`` shares: the prompt, resources, a granted reference
+    and the note (the model's own answer)."""
+    resources = gated_resources(item, skill)
+    reference = resources.pop("reference", None) if "reference" in skill.grants else None
+    lines = ["## Task", "", item.prompt.strip(), ""]
+    for name in sorted(resources):
+        lines += [f"## Task resource: {name}", "", _resource_text(resources[name]), ""]
+    if reference is not None:
+        lines += ["## Reference answer", "", _resource_text(reference), ""]
+    if note is not None:
+        lines += [note.rstrip("\n"), ""]
+    return lines
+
+
+def _response(shown: Shown, kind: str, n: int) -> list[str]:
+    name = f"Response {shown.label}" if shown.label else "Response"
+    tag = f'<response id="{shown.label}">' if shown.label else "<response>"
+    return [f"## {name}", "", tag, shown.text.strip(), "</response>", "",
+            *_brief_evidence(shown, kind, n), ""]  # fmt: skip
+
+
+def choice_messages(
+    item: Item, skill: Skill, shown: Sequence[Shown], kind: str, *, note: str | None = None
+) -> list[dict[str, str]]:
+    """The messages of a one-token "A or B?" question on ``shown`` (A first).
+
+    The system message is the skill's compact procedure with a one-letter reply (the
+    skill must have a compact form); the user message is the shared part of the item, the
+    two responses with their evidence, and the question.
+    """
+    assert skill.compact is not None, "a one-token question needs the skill's compact form"
+    system = f"{skill.compact.procedure}\n\nReply with one letter only: A or B."
+    lines = _shared_part(item, skill, note)
+    for one in shown:
+        lines += _response(one, kind, item.n)
+    lines.append(_CHOICE_QUESTION.get(skill.name, "Which response is better, A or B?"))
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
+
+
+def check_messages(
+    item: Item, skill: Skill, shown: Shown, kind: str, *, note: str | None = None
+) -> list[dict[str, str]]:
+    """The messages of a one-token "yes or no?" question on one candidate (``shown``;
+    its label is not shown)."""
+    lines = _shared_part(item, skill, note)
+    lines += _response(Shown("", shown.text, shown.standing), kind, item.n)
+    lines.append(
+        _CHECK_QUESTION.get(
+            skill.name, "Is this response correct, and does it answer the whole request?"
+        )
+    )
+    return [
+        {"role": "system", "content": _CHECK_SYSTEM},
+        {"role": "user", "content": "\n".join(lines)},
+    ]

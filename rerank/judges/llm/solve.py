@@ -21,12 +21,14 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 
+from rerank.errors import RequestRejectedError
 from rerank.items import Item
 from rerank.judges.base import Cost, Verdict
 from rerank.judges.evidence import Standing
 from rerank.judges.llm.question import Prepared, question_key
 from rerank.llm.backend import ChatBackend
 from rerank.llm.cache import NullCache, VerdictCache
+from rerank.llm.failures import context_overflow
 from rerank.memo import SingleFlight
 from rerank.verifiers.math.verifier import reference_answer
 
@@ -125,14 +127,20 @@ class OwnAnswers:
         if cached is not None:
             raw = cached["raw"]
         else:
-            result = await self.chat.chat(
-                [
-                    {"role": "system", "content": form.solve},
-                    {"role": "user", "content": prepared.view.prompt.strip()},
-                ],
-                temperature=self.temperature,
-                max_tokens=_SOLVE_MAX_TOKENS,
-            )
+            try:
+                result = await self.chat.chat(
+                    [
+                        {"role": "system", "content": form.solve},
+                        {"role": "user", "content": prepared.view.prompt.strip()},
+                    ],
+                    temperature=self.temperature,
+                    max_tokens=_SOLVE_MAX_TOKENS,
+                )
+            except RequestRejectedError as exc:
+                if not context_overflow(exc):
+                    raise
+                # A problem too long to solve in the context: no own answer, the pair is asked.
+                return OwnAnswer(None, str(exc), ("unknown",) * prepared.view.n, Cost())
             raw = result.content or ""
             cost = Cost(**asdict(result.usage))
             cache.put(key, {"raw": raw})
