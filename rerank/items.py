@@ -90,6 +90,16 @@ def resource_problem(name: str, value: Any) -> tuple[str, str] | None:
     return None
 
 
+def _unhashable(value: object) -> int:
+    """Task, Labels and Item are frozen (no field is reassigned) but hold dicts, so they
+    are not hashable; this says so, and what to key them by, instead of a TypeError about
+    a dict from inside a generated ``__hash__``."""
+    raise TypeError(
+        f"{type(value).__name__} is not hashable (it holds dicts): key items by their id or "
+        "by rerank.selector.content_id(item)"
+    )
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One response. ``text`` is all a judge sees of it."""
@@ -104,6 +114,9 @@ class Task:
     kind: str | None = None
     resources: dict[str, Any] = field(default_factory=dict)
 
+    def __hash__(self) -> int:
+        return _unhashable(self)
+
 
 @dataclass(frozen=True)
 class Labels:
@@ -117,6 +130,9 @@ class Labels:
     scores: tuple[float | None, ...] = ()
     gold: dict[str, Any] = field(default_factory=dict)
     candidates: tuple[dict[str, Any], ...] = ()
+
+    def __hash__(self) -> int:
+        return _unhashable(self)
 
     @property
     def complete(self) -> bool:
@@ -136,6 +152,9 @@ class Item:
     source: str | None = None
     line: int | None = None
     exposed: tuple[str, ...] = ()
+
+    def __hash__(self) -> int:
+        return _unhashable(self)
 
     @property
     def n(self) -> int:

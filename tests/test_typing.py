@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: ``# type: ignore`` comments in rerank/ and tournaments/ when the type checker joined the
 #: test command. Lower it when you remove one; never raise it.
-BASELINE = 11
+BASELINE = 7
 
 _IGNORE = re.compile(r"#\s*type:\s*ignore\b")
 
