@@ -72,6 +72,12 @@ def letters(p_a: float) -> Message:
                                                               "B": math.log(1 - p_a)})  # fmt: skip
 
 
+def names_the_haiku(body: dict[str, Any]) -> Message:
+    """A text reply naming the haiku, whichever display order it is shown in."""
+    first = body["messages"][-1]["content"].split('<candidate id="A">\n', 1)[1]
+    return Message(f"Reason: a poem\nVerdict: {'A' if first.startswith('Rain') else 'B'}")
+
+
 def by_order(item: Item, when_first: dict[int, float]) -> Any:
     """A scripted reply whose P(A) depends on which candidate is shown first:
     ``when_first[i]`` when candidate ``i`` is A (the two orders arrive in either order)."""
@@ -268,16 +274,20 @@ def test_pointwise_selection_ranks_by_the_probability_of_yes(server) -> None:
 
 def test_without_logprobs_the_judge_falls_back_to_text_and_says_so(caplog) -> None:
     """An endpoint that sends none: the first answer shows it, one warning, text verdicts."""
-    with OpenAIServer(logprobs=False) as plain:
-        plain.enqueue(Message("A"), Message("Reason: a poem\nVerdict: A"),
-                      Message("Reason: a poem\nVerdict: B"))  # fmt: skip
+
+    def plain_model(body: dict[str, Any]) -> Message:
+        if body.get("logprobs"):
+            return Message("A")  # the server leaves the log-probabilities out
+        return names_the_haiku(body)
+
+    with OpenAIServer(logprobs=False, default=plain_model) as plain:
         j = judge(plain)
         with caplog.at_level(logging.WARNING, logger="rerank.judges.llm.probabilities"):
             first, second = judged(j, ("compare", POEM, 0, 1), ("compare", POEM, 0, 1))
         bodies = [r.body for r in plain.chat_requests]
-    # One one-token probe shows the endpoint sends none; both orders then ask for text.
-    assert [b.get("max_tokens") for b in bodies][:1] == [1] and "logprobs" in bodies[0]
-    assert all("logprobs" not in b for b in bodies[1:]) and len(bodies) == 3
+    probe, *questions = bodies
+    assert (probe["max_tokens"], probe["logprobs"]) == (1, True)  # the first answer: the probe
+    assert len(questions) == 2 and all("logprobs" not in b for b in questions)  # both orders
     assert first.winner == "a" and first.probability is None  # from "Verdict:" lines
     assert second.winner == "a" and second.via == "dedup"  # asked once, not probed again
     warned = [r for r in caplog.records if "no log-probabilities" in r.getMessage()]
@@ -285,7 +295,7 @@ def test_without_logprobs_the_judge_falls_back_to_text_and_says_so(caplog) -> No
 
 
 def test_verdict_text_asks_for_lines(server) -> None:
-    server.enqueue(Message("Reason: r\nVerdict: A"), Message("Reason: r\nVerdict: B"))
+    server.enqueue(names_the_haiku, names_the_haiku)
     (verdict,) = judged(judge(server, verdict="text"), ("compare", POEM, 0, 1))
     assert verdict.winner == "a" and "logprobs" not in server.chat_requests[0].body
 
