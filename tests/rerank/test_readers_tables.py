@@ -7,14 +7,13 @@ import json
 import random
 import tracemalloc
 
+import datasets  # noqa: E402  - a required dependency: never a reason to skip
 import pytest
 
 from rerank.cells import parse_container, parse_python_literal
 from rerank.errors import InputError
 from rerank.readers import Fields, read_items
 from rerank.sources import is_dataset_folder
-
-datasets = pytest.importorskip("datasets")
 
 CHATS = [
     {
@@ -219,7 +218,7 @@ def test_a_resource_field_of_the_wrong_shape_is_named_by_its_path(tmp_path, writ
 
 # --- CSV written by pandas -------------------------------------------------------------------
 
-pandas = pytest.importorskip("pandas")
+import pandas  # noqa: E402  - installed with datasets (a required dependency)
 
 TEXTS = [
     "it's four",
