@@ -36,10 +36,10 @@ them at ``--margin`` (default: the judge's), and show what other margins would h
 so one run of the model serves every margin. ``--save`` writes every verdict to a JSON
 file, and ``--load`` prints the tables again from it without a model.
 
-**Whole file** (``--file-items N``): ``evidence+local`` (log-probability verdicts) on the
-first N items of each set's file with the default strategy (knockout), every candidate of
-an item: the mean label of the pick (accuracy), Random@N and Oracle@N of those items, and
-seconds per item.
+**Whole file** (``--file-items N``): ``evidence+local`` (log-probability verdicts), and the
+evidence judge alone, on the first N items of each set's file with the default strategy
+(knockout, seed 0), every candidate of an item: the mean label of the pick (accuracy),
+Random@N and Oracle@N of those items, and seconds per item.
 """
 
 from __future__ import annotations
@@ -354,16 +354,16 @@ def main() -> None:
             args.save.write_text(json.dumps(plain))
         report(name, results[name], args.margin)
     for name in names if args.file_items else []:
-        spec = f"evidence+local:{args.model},cache=false"
-        before = _load()
-        r = asyncio.run(whole_file(spec, args.data / SETS[name], args.file_items))
-        print(
-            f"\n{name}, whole file ({SETS[name]}, first {r['items']} items, knockout): "
-            f"evidence+local accuracy {r['accuracy']:.3f} (Random@N {r['random']:.3f}, "
-            f"Oracle@N {r['oracle']:.3f}), {r['s_per_item']:.1f} s/item, "
-            f"load {before} -> {_load()}",
-            flush=True,
-        )
+        for spec in (f"evidence+local:{args.model},cache=false", "evidence"):
+            before = _load()
+            r = asyncio.run(whole_file(spec, args.data / SETS[name], args.file_items))
+            print(
+                f"\n{name}, whole file ({SETS[name]}, first {r['items']} items, knockout): "
+                f"{spec.split(',')[0]} accuracy {r['accuracy']:.3f} (Random@N "
+                f"{r['random']:.3f}, Oracle@N {r['oracle']:.3f}), {r['s_per_item']:.1f} s/item, "
+                f"load {before} -> {_load()}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

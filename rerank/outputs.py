@@ -137,6 +137,8 @@ def result_row(result: ItemResult) -> dict[str, Any]:
         row["task_kind"] = result.explanation["task_kind"]
     if sel.cyclic_triads is not None:
         row["cyclic_triads"] = sel.cyclic_triads
+    if sel.confidence is not None:  # knockouts whose verdicts all carry a probability
+        row["confidence"] = round(sel.confidence, 6)
     return row
 
 

@@ -7,6 +7,7 @@ Against the scripted loopback server through the real openai client: the server 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 from typing import Any
@@ -331,7 +332,8 @@ def test_the_verdict_option_is_recorded_and_given_by_the_cli(server, tmp_path) -
     rows = tmp_path / "in.jsonl"
     rows.write_text('{"id": "p", "prompt": "Say hi.", "candidates": ["hi", "hello"]}\n')
     out = tmp_path / "out.jsonl"
-    server.enqueue(letters(0.9), letters(0.1))
+    hi = by_order(Item.from_texts("Say hi.", ["hi", "hello"]), {0: 0.9, 1: 0.1})
+    server.enqueue(hi, hi)
     result = CliRunner().invoke(
         main,
         ["select", str(rows), "--base-url", server.base_url, "--model", "tiny-1.5b",
@@ -339,3 +341,6 @@ def test_the_verdict_option_is_recorded_and_given_by_the_cli(server, tmp_path) -
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert '"judge": "llm:model=tiny-1.5b,verdict=logprobs"' in out.read_text()
+    # the knockout's confidence: the winner's one match, p = (0.9 + (1 - 0.1)) / 2
+    row = json.loads(out.read_text())
+    assert row["selected"] == 0 and row["confidence"] == pytest.approx(0.9)

@@ -46,6 +46,8 @@ CHOICE_LABELS = ("A", "B")
 YES_NO = ("yes", "no")
 #: Check lines per candidate in a one-token question (failed checks first).
 BRIEF_CHECK_LINES = 6
+#: Passing soft checks a one-token question shows all the same: the final answer read.
+ALWAYS_SHOWN = ("answer",)
 #: Check lines listed per candidate before the rest is summarised (run_verifier shows all).
 MAX_CHECK_LINES = 40
 DETAIL_CHARS = 240
@@ -217,13 +219,18 @@ _CHECK_SYSTEM = (
 
 
 def _brief_evidence(shown: Shown, kind: str, n: int) -> list[str]:
-    """A candidate's evidence in a few lines: its standing, failed checks first."""
+    """A candidate's evidence in a few lines: its standing, then the checks that did not
+    pass, the hard ones and its final answer (passing soft checks, such as a recomputed
+    step, count in the standing only: every token is processed twice per pair)."""
     standing = shown.standing
     evidence = standing.evidence
     head = f"Evidence for {shown.label}: " if shown.label else "Evidence: "
     if evidence is None:
         return [head + "none (no verifier applies)"]
-    checks = sorted(evidence.checks, key=lambda c: c.status == "pass")
+    checks = sorted(
+        (c for c in evidence.checks if c.status != "pass" or c.hard or c.id in ALWAYS_SHOWN),
+        key=lambda c: c.status == "pass",
+    )
     lines = [head + standing.describe()]
     for check in checks[:BRIEF_CHECK_LINES]:
         detail = f": {clip(check.detail, DETAIL_CHARS, strip=True)}" if check.detail else ""
