@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 
 from rerank.items import Item
 
-__all__ = ["STATUSES", "Check", "Evidence", "Status", "Verifier"]
+__all__ = ["STATUSES", "Check", "Evidence", "Output", "Status", "Verifier"]
 
 Status = Literal["pass", "fail", "error", "timeout", "unknown"]
 STATUSES: tuple[str, ...] = ("pass", "fail", "error", "timeout", "unknown")
@@ -50,13 +50,28 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Output:
+    """What a candidate gave for one behaviour probe (code): the ``call`` as source, what
+    it gave as a person reads it (``result``: ``returns [1, 2]``, ``raises ValueError``),
+    and ``key``, equal for candidates whose results the signature counts as equal."""
+
+    call: str
+    result: str
+    key: str
+
+
+@dataclass(frozen=True)
 class Evidence:
-    """Everything one verifier established about one candidate."""
+    """Everything one verifier established about one candidate.
+
+    ``outputs``: what it gave on each behaviour probe, in probe order (code; empty for
+    other verifiers). Not in :meth:`to_dict`: the signature stands for them there."""
 
     verifier: str
     checks: tuple[Check, ...] = ()
     signature: str | None = None
     notes: tuple[str, ...] = ()
+    outputs: tuple[Output, ...] = ()
 
     def count(self, status: str, *, hard: bool | None = None) -> int:
         """How many checks have ``status`` (only hard or only soft ones, if ``hard`` says)."""

@@ -188,6 +188,29 @@ def test_equal_behaviour_shares_a_signature_and_different_does_not(verifier):
     assert len({signatures[0], signatures[2], signatures[3]}) == 3
 
 
+def test_outputs_say_what_each_probe_gave_as_a_person_reads_it(verifier):
+    """Each probe's call and result in probe order; keys equal where the signature counts
+    the results equal (float rounding), different where they differ."""
+    prompt = 'def half(x):\n    """\n    >>> half(1)\n    0.5\n    """\n'
+    texts = [
+        "def half(x):\n    return x / 2\n",
+        "def half(x):\n    return x * 0.5 + (0.1 + 0.2 - 0.3)\n",
+        "def half(x):\n    if x > 5:\n        raise ValueError(x)\n    return x / 2\n",
+    ]
+    exact, rounded, raising = _verify(
+        verifier, texts, prompt=prompt, resources={"inputs": [[3], "half(10)"]}
+    )
+    assert [(o.call, o.result) for o in exact.outputs] == [
+        ("half(1)", "returns 0.5"),
+        ("half(3)", "returns 1.5"),
+        ("half(10)", "returns 5.0"),
+    ]
+    assert [o.key for o in exact.outputs] == [o.key for o in rounded.outputs]
+    assert raising.outputs[2].result == "raises ValueError"
+    assert [a.key == b.key for a, b in zip(exact.outputs, raising.outputs)] == [True, True, False]
+    assert "outputs" not in exact.to_dict()  # the signature stands for them in traces
+
+
 def test_no_probes_no_signature(verifier):
     """Without prompt examples or inputs there is nothing to cluster on: no signature."""
     [evidence] = _verify(

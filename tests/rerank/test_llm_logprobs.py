@@ -215,6 +215,49 @@ def test_no_label_in_the_reply_is_an_invalid_verdict_with_the_reason(server) -> 
     assert verdict.winner == "invalid" and "neither 'A' nor 'B'" in verdict.reason
 
 
+FIRST = Item.from_texts(
+    'def first(xs):\n    """The first element of xs, or None when xs is empty.\n'
+    '    >>> first([1, 2])\n    1\n    """\n',
+    ["def first(xs):\n    return xs[0]\n", "def first(xs):\n    return xs[0] if xs else None\n"],
+    kind="code",
+    resources={"inputs": [[[]]]},
+)
+
+
+def against_raising(body: dict[str, Any]) -> Message:
+    """P(A) 0.1 when result A is an exception, 0.9 when B is, else 0.5; a choice between
+    programs gets 0.6 for whichever is shown first."""
+    if "give different results for the same call" not in body["messages"][0]["content"]:
+        return letters(0.6)
+    user = body["messages"][1]["content"]
+    return letters(0.1 if "\nA: raises" in user else 0.9 if "\nB: raises" in user else 0.5)
+
+
+def test_programs_that_differ_on_a_call_are_judged_by_which_result_the_task_asks_for(
+    server,
+) -> None:
+    """Both programs pass the example; on ``first([])`` one raises. The model is asked
+    which result is correct for that call, in both display orders, not which program."""
+    server.default = against_raising
+    (verdict,) = judged(judge(server), ("compare", FIRST, 0, 1))
+    assert verdict.winner == "b" and verdict.probability == pytest.approx(0.1)
+    assert "first([])" in verdict.reason and "A raises IndexError, B returns None" in verdict.reason
+    asked = [r.body["messages"] for r in server.chat_requests]
+    assert all("give different results" in m[0]["content"] for m in asked)
+    assert 2 <= len(asked) <= 6 and len(asked) % 2 == 0  # up to 3 calls, both orders each
+    user = asked[0][1]["content"]
+    assert user.startswith("## Task") and "first([])" in user and "def first" in user
+    assert "return xs[0]" not in user  # the programs are not shown, only what they gave
+
+
+def test_outputs_zero_asks_which_program(server) -> None:
+    server.default = against_raising
+    (verdict,) = judged(judge(server, outputs=0), ("compare", FIRST, 0, 1))
+    assert verdict.winner == "tie" and verdict.probability == pytest.approx(0.5)
+    assert len(server.chat_requests) == 2
+    assert "Which program is correct" in server.chat_requests[0].body["messages"][1]["content"]
+
+
 def test_the_own_answer_still_decides_math_pairs(server) -> None:
     """Solve first: when exactly one candidate reaches the model's answer, no question."""
     server.enqueue(Message("3 + 4 = 7\nAnswer: 7"))

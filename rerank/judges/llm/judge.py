@@ -42,7 +42,7 @@ from rerank.judges.llm.dedup import ClusterDedup
 from rerank.judges.llm.loop import LoopResult, converse
 from rerank.judges.llm.options import LLMOptions, ModelOptions
 from rerank.judges.llm.parse import unknown_evidence
-from rerank.judges.llm.probabilities import LabelQuestions, NoLogprobs
+from rerank.judges.llm.probabilities import LabelQuestions, NoLogprobs, differing_outputs
 from rerank.judges.llm.prompt import Shown, user_message
 from rerank.judges.llm.question import PROTOCOL, Prepared, question_key
 from rerank.judges.llm.route import both_orders_verdict, small_by_size, small_model
@@ -146,6 +146,10 @@ class LLMJudge(BaseJudge):
         (default :data:`~rerank.judges.llm.options.DEFAULT_MARGIN`).
     solve : solve math problems first and use the own answer (``"auto"``: on the compact
         route, for skills with a ``solve`` instruction).
+    outputs : with log-probability verdicts, on a code pair the evidence leaves tied
+        whose programs give different results for the same call (the behaviour probes),
+        ask which result the task asks for, on up to this many such calls, instead of
+        which program is better (default 3; 0: never).
     context : tokens per request (default: what the server reports, ``/props`` or
         ``/v1/models``); every request is kept inside it.
     options : all options at once (the keywords above then apply on top).
@@ -309,8 +313,14 @@ class LLMJudge(BaseJudge):
                 return decided
         note = own_answer_note(own) if own is not None else None
         if await self.use_logprobs(prepared):
+            ask = self.labels.verdict
+            differ = differing_outputs(prepared.standings[a], prepared.standings[b])
+            if prepared.kind == "code" and differ and self.options.outputs:
+                ask = functools.partial(
+                    self.labels.outputs_verdict, calls=differ[: self.options.outputs]
+                )
             try:
-                verdict = await self.labels.verdict(
+                verdict = await ask(
                     prepared, a, b,
                     model=await self.pool.resolve_model(), judge=judge,
                     margin=self.options.margin, both_orders=self.options.swap is not False,

@@ -76,6 +76,7 @@ class ModelOptions(JudgeOptions):
     verdict: str | None = option(None, Choice(*VERDICT_MODES))
     margin: float = option(DEFAULT_MARGIN, Number(float, 0))
     solve: bool | None = option(None, AUTO)
+    outputs: int = option(3, Number(int, 0))
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,13 @@ reason (the verdict is then invalid), never an error that fails the item.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, NoReturn
 
 from rerank.errors import RequestRejectedError
 from rerank.judges.base import Cost, Score, Verdict, Via
+from rerank.judges.evidence import Standing
 from rerank.judges.llm.logprobs import (
     LabelRead,
     describe,
@@ -42,14 +43,23 @@ from rerank.judges.llm.prompt import (
     Shown,
     check_messages,
     choice_messages,
+    output_messages,
 )
 from rerank.judges.llm.question import Prepared, question_key
 from rerank.llm.backend import ChatBackend
 from rerank.llm.cache import NullCache, VerdictCache
 from rerank.llm.failures import context_overflow
 from rerank.memo import SingleFlight
+from rerank.text import clip
 
-__all__ = ["TOP_LOGPROBS", "Answer", "LabelQuestions", "NoLogprobs"]
+__all__ = [
+    "TOP_LOGPROBS",
+    "Answer",
+    "Differing",
+    "LabelQuestions",
+    "NoLogprobs",
+    "differing_outputs",
+]
 
 #: Alternatives asked for the first token: OpenAI's maximum, and plenty to find both labels.
 TOP_LOGPROBS = 20
@@ -201,6 +211,28 @@ class LabelQuestions:
         texts = [s.text for s in shown]
         return await self._question(prepared, model, "choice", messages, texts, CHOICE_LABELS)
 
+    async def _in_both_orders(
+        self, ask: Callable[[int, int], Awaitable[Answer]], a: int, b: int, both_orders: bool
+    ) -> _Read:
+        """P(``a`` better) from ``ask(first, second)`` (P(A) with ``first`` shown as A) in
+        both display orders, averaged (one order with ``both_orders=False``)."""
+        orders = [(a, b), (b, a)] if both_orders else [(a, b)]
+        # One after the other: the second order then finds the prefix the two share (the
+        # skill, the task, the own answer) in the server's prompt cache, and its responses
+        # among the tokens just processed; other comparisons keep the server busy meanwhile.
+        answers = [await ask(x, y) for x, y in orders]
+        bad = next((x for x in answers if x.probability is None), None)
+        if bad is not None:
+            swapped = " (display order swapped)" if bad is not answers[0] else ""
+            return _Read(answers, None, f"{bad.reason}{swapped}")
+        p_first = answers[0].probability
+        assert p_first is not None
+        if not both_orders:
+            return _Read(answers, p_first, f"one display order: P(A) = {p_first:.3f}")
+        p_second = 1.0 - (answers[1].probability or 0.0)  # P(B) with b shown first
+        how = f"A first: P(A) = {p_first:.3f}; B first: P(B) = {p_second:.3f}"
+        return _Read(answers, position_free(p_first, p_second), how)
+
     async def verdict(
         self,
         prepared: Prepared,
@@ -221,45 +253,51 @@ class LabelQuestions:
         NoLogprobs
             when the endpoint sends no log-probabilities.
         """
-        orders = [(a, b), (b, a)] if both_orders else [(a, b)]
-        # One after the other: the second order then finds the prefix the two share (the
-        # skill, the task, the own answer) in the server's prompt cache, and its responses
-        # among the tokens just processed; other comparisons keep the server busy meanwhile.
-        answers = [await self._choice(prepared, model, x, y, note) for x, y in orders]
-        cost = sum((x.cost for x in answers), Cost())
-        via: Via = "model" if any(x.via == "model" for x in answers) else "cache"
-        raw = "\n--- display order swapped ---\n".join(x.raw for x in answers)
-        bad = next((x for x in answers if x.probability is None), None)
-        if bad is not None:
-            swapped = " (display order swapped)" if bad is not answers[0] else ""
-            return Verdict("invalid", reason=f"{bad.reason}{swapped}", raw=raw, judge=judge,
-                           cost=cost, via=via)  # fmt: skip
-        p_first = answers[0].probability
-        assert p_first is not None
-        if both_orders:
-            p_second = 1.0 - (answers[1].probability or 0.0)  # P(B) with b shown first
-            p = position_free(p_first, p_second)
-            how = f"A first: P(A) = {p_first:.3f}; B first: P(B) = {p_second:.3f}"
-        else:
-            p, how = p_first, f"one display order: P(A) = {p_first:.3f}"
-        winner = verdict_from_probability(p, margin)
-        if winner == "tie":
-            reason = f"P(A better) = {p:.3f} is within {margin:g} of 0.5, a tie ({how})"
-        else:
-            reason = f"P(A better) = {p:.3f} from the answer's log-probabilities ({how})"
-        low = [x.mass for x in answers if x.mass < 0.5]
-        flags = (f"the labels held only {min(low):.2f} of the probability",) if low else ()
-        return Verdict(
-            winner,
-            reason=reason,
-            confidence=max(p, 1.0 - p) if winner != "tie" else None,
-            raw=raw,
-            judge=judge,
-            cost=cost,
-            flags=flags,
-            via=via,
-            probability=p,
-        )
+
+        async def ask(first: int, second: int) -> Answer:
+            return await self._choice(prepared, model, first, second, note)
+
+        read = await self._in_both_orders(ask, a, b, both_orders)
+        return _verdict([read], margin, judge, "from the answer's log-probabilities")
+
+    async def outputs_verdict(
+        self,
+        prepared: Prepared,
+        a: int,
+        b: int,
+        *,
+        calls: Sequence[Differing],
+        model: str,
+        judge: str,
+        margin: float,
+        both_orders: bool = True,
+        note: str | None = None,
+    ) -> Verdict:
+        """Which of ``a`` and ``b`` is better, from which of their results the task asks
+        for on ``calls`` (calls where the two programs differ; :func:`differing_outputs`):
+        per call, "A or B?" on the two results in both display orders; p is the mean over
+        the calls.
+
+        Raises
+        ------
+        NoLogprobs
+            when the endpoint sends no log-probabilities.
+        """
+        reads = []
+        for call in calls:
+
+            async def ask(first: int, second: int, call: Differing = call) -> Answer:
+                results = (call.results[first != a], call.results[second != a])
+                messages = output_messages(
+                    prepared.view, prepared.skill, call.call, results, note=note
+                )
+                return await self._question(prepared, model, "output", messages, [], CHOICE_LABELS)
+
+            reads.append(await self._in_both_orders(ask, a, b, both_orders))
+        where = "; ".join(f"`{clip(c.call, 80)}`: A {c.results[0]}, B {c.results[1]}"
+                          for c in calls)  # fmt: skip
+        what = f"from which result the task asks for where the programs differ ({where})"
+        return _verdict(reads, margin, judge, what)
 
     async def score(
         self, prepared: Prepared, index: int, *, model: str, judge: str, note: str | None = None
@@ -286,3 +324,80 @@ class LabelQuestions:
             cost=answer.cost,
             via=answer.via,
         )
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One question asked in both display orders: its answers, and P(``a`` better) with
+    how it was read (``p=None``: unreadable, ``how`` says why)."""
+
+    answers: list[Answer]
+    p: float | None
+    how: str
+
+
+def _verdict(reads: Sequence[_Read], margin: float, judge: str, what: str) -> Verdict:
+    """The verdict of one or more questions: invalid when one is unreadable, else a tie
+    within ``margin`` of 0.5 of their mean p, else the side it favours."""
+    answers = [x for read in reads for x in read.answers]
+    cost = sum((x.cost for x in answers), Cost())
+    via: Via = "model" if any(x.via == "model" for x in answers) else "cache"
+    raw = "\n--- next question ---\n".join(
+        "\n--- display order swapped ---\n".join(x.raw for x in read.answers) for read in reads
+    )
+    bad = next((read for read in reads if read.p is None), None)
+    if bad is not None:
+        return Verdict("invalid", reason=bad.how, raw=raw, judge=judge, cost=cost, via=via)
+    p = sum(read.p or 0.0 for read in reads) / len(reads)
+    how = "; ".join(read.how for read in reads)
+    winner = verdict_from_probability(p, margin)
+    if winner == "tie":
+        reason = f"P(A better) = {p:.3f} is within {margin:g} of 0.5, a tie, {what} ({how})"
+    else:
+        reason = f"P(A better) = {p:.3f} {what} ({how})"
+    low = [x.mass for x in answers if x.mass < 0.5]
+    flags = (f"the labels held only {min(low):.2f} of the probability",) if low else ()
+    return Verdict(
+        winner,
+        reason=reason,
+        confidence=max(p, 1.0 - p) if winner != "tie" else None,
+        raw=raw,
+        judge=judge,
+        cost=cost,
+        flags=flags,
+        via=via,
+        probability=p,
+    )
+
+
+@dataclass(frozen=True)
+class Differing:
+    """A behaviour probe on which two programs differ: the ``call``, and what the first
+    and the second program gave (``results``)."""
+
+    call: str
+    results: tuple[str, str]
+
+
+def differing_outputs(first: Standing, second: Standing) -> list[Differing]:
+    """The probe calls whose results the two candidates' evidence counts as different
+    (:attr:`rerank.evidence.Evidence.outputs`), in probe order: the item's own calls, then
+    mutated ones. Empty without outputs on either side.
+
+    >>> from rerank.evidence import Evidence, Output
+    >>> def standing(*outs):
+    ...     return Standing(0, None, None, 1, Evidence("code", outputs=outs))
+    >>> same, other = Output("f(1)", "returns 1", "=1"), Output("f(2)", "returns 2", "=2")
+    >>> broken = Output("f(2)", "raises E", "crash")
+    >>> differing_outputs(standing(same, other), standing(same, broken))
+    [Differing(call='f(2)', results=('returns 2', 'raises E'))]
+    """
+    if first.evidence is None or second.evidence is None:
+        return []
+    theirs = {o.call: o for o in second.evidence.outputs}
+    found = []
+    for mine in first.evidence.outputs:
+        other = theirs.get(mine.call)
+        if other is not None and other.key != mine.key:
+            found.append(Differing(mine.call, (mine.result, other.result)))
+    return found

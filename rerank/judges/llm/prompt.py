@@ -35,6 +35,7 @@ __all__ = [
     "choice_messages",
     "forced_text",
     "gated_resources",
+    "output_messages",
     "reask_text",
     "repair_text",
     "user_message",
@@ -282,6 +283,27 @@ def choice_messages(
         lines += _response(one, kind, item.n)
     lines.append(_CHOICE_QUESTION.get(skill.name, "Which response is better, A or B?"))
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
+
+
+_OUTPUT_SYSTEM = (
+    "Two programs written for the task below give different results for the same call. "
+    "You say which result is the one the task asks for.\n\n"
+    "Reply with one letter only: A or B."
+)
+
+
+def output_messages(
+    item: Item, skill: Skill, call: str, results: tuple[str, str], *, note: str | None = None
+) -> list[dict[str, str]]:
+    """The messages of a one-token "which result?" question: ``call``, what one program
+    gave as A and what the other gave as B (``results``), after the shared part."""
+    lines = _shared_part(item, skill, note)
+    lines += ["## The call", "", call, "", f"A: {results[0]}", f"B: {results[1]}", ""]
+    lines.append("Which result is correct for this call, as the task describes it: A or B?")
+    return [
+        {"role": "system", "content": _OUTPUT_SYSTEM},
+        {"role": "user", "content": "\n".join(lines)},
+    ]
 
 
 def check_messages(

@@ -32,7 +32,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from rerank.evidence import Check, Evidence
+from rerank.evidence import Check, Evidence, Output
 from rerank.items import Item
 from rerank.memo import LRU
 from rerank.sandbox.runner import Limits, SandboxPool, SandboxUnavailable
@@ -425,6 +425,32 @@ def _probe_text(step: StepResult, op: int, mutated: bool = False) -> str | None:
     return None
 
 
+#: Characters of a probe's call or result kept in :attr:`Evidence.outputs`.
+OUTPUT_CHARS = 300
+
+
+def _output(task: _Task, probe: Probe, step: StepResult, op: int) -> Output | None:
+    """A probe's call and what the candidate gave, as a person reads them (``None``:
+    never run)."""
+    key = _probe_text(step, op, probe.mutated)
+    if key is None:
+        return None
+    if probe.source is not None:
+        call = probe.source
+    else:
+        call = f"{task.entry_point}({', '.join(repr(a) for a in probe.args or ())})"
+    finished = step.status == "ok" or (step.status != "unknown" and op < step.at)
+    if finished and op < len(step.ops):
+        result = "returns " + clip(repr(step.ops[op].value), OUTPUT_CHARS)
+    elif step.status == "raise":
+        result = f"raises {step.exception or 'an exception'}"
+    elif step.status == "timeout":
+        result = "does not return in time"
+    else:
+        result = "does not return (its process died)"
+    return Output(clip(call, OUTPUT_CHARS), result, key)
+
+
 def _unextracted(task: _Task, reason: str) -> Evidence:
     checks = [Check("extract", "fail", hard=True, detail=reason)]
     checks += [
@@ -454,6 +480,7 @@ def _evidence(
     if supplied:
         notes.append("ran with the prompt's " + ", ".join(supplied))
     signature = None
+    outputs: tuple[Output, ...] = ()
     if ran is not None:
         outcome = ran.outcome
         if outcome.fallback:
@@ -471,6 +498,12 @@ def _evidence(
         if outcome.load == "ok" and task.probes and None not in texts:
             joined = "|".join(_digest(str(t)) for t in texts)
             signature = "code:" + hashlib.sha256(joined.encode()).hexdigest()[:16]
+        if outcome.load == "ok":
+            found = (
+                _output(task, probe, outcome.steps[s], op)
+                for (s, op), probe in zip(ran.plan.probes, task.probes, strict=True)
+            )
+            outputs = tuple(o for o in found if o is not None)
         elif outcome.load != "ok":
             notes.append(outcome.load)
         memory = outcome.limits
@@ -480,7 +513,13 @@ def _evidence(
                 how += f" ({memory['memory_fallback']})"
             limits += f", memory {memory['memory_mb']} MB by {how}"
         notes.append(limits)
-    return Evidence(verifier="code", checks=tuple(checks), signature=signature, notes=tuple(notes))
+    return Evidence(
+        verifier="code",
+        checks=tuple(checks),
+        signature=signature,
+        notes=tuple(notes),
+        outputs=outputs,
+    )
 
 
 def _digest(text: str) -> str:
