@@ -15,12 +15,14 @@ questions the first asked where they are the same. Labels are read here only, to
 
 **Variants** (the local judge, ``short_circuit`` on as by default):
 
-- ``text``: ``verdict=text``, today's compact protocol: ``Verdict: A`` lines, both display
-  orders (``swap=auto``), solve-first on math;
+- ``text``: ``verdict=text,outputs=0``, the compact protocol from before log-probability
+  verdicts: ``Verdict: A`` lines, both display orders (``swap=auto``), solve-first on math;
 - ``logprobs``: ``verdict=logprobs,solve=false``: one-token "A or B?" questions, both
-  orders averaged into p, a tie within the margin;
-- ``logprobs+own``: ``verdict=logprobs``: the same after the solve-first own answer (math
-  only; on code it is the ``logprobs`` variant).
+  orders averaged into p, a tie within the margin (on code pairs whose programs give
+  different results for a probe call, "which result does the task ask for?");
+- ``logprobs+own``: ``verdict=logprobs``, the default: the same after the model's own
+  answer (math: it solves the problem first; code: it works out the calls where the two
+  programs differ).
 
 **Printed per set and variant**: accuracy (verdicts naming the correct response), wrong,
 tie and invalid rates, the A-rate of decisive verdicts, the share decided by the own
@@ -69,7 +71,7 @@ SETS = {
     "humaneval": "humaneval_evalplus-6models.jsonl.gz",
 }
 VARIANTS = {
-    "text": "verdict=text",
+    "text": "verdict=text,outputs=0",
     "logprobs": "verdict=logprobs,solve=false,margin=0",
     "logprobs+own": "verdict=logprobs,margin=0",
 }
@@ -304,8 +306,6 @@ def run_pairs(args: argparse.Namespace, name: str) -> dict[str, dict]:
     correct = [c for _, c in items for _ in range(2)]
     runs = {}
     for variant in args.variants.split(","):
-        if variant == "logprobs+own" and name != "gsm8k":
-            continue  # solve-first is for math: on code this is the logprobs variant
         with tempfile.TemporaryDirectory() as tmp:
             spec = f"local:{args.model},{VARIANTS[variant]},cache={tmp}/verdicts.sqlite"
             before = _load()

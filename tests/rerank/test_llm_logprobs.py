@@ -27,6 +27,7 @@ from rerank.judges.llm.logprobs import (
     position_free,
     verdict_from_probability,
 )
+from rerank.judges.llm.predict import SYSTEM as PREDICT_SYSTEM
 from rerank.llm import EndpointPool
 from rerank.selector import StrategyConfig, select_item
 from rerank.testing import Message, OpenAIServer, ToolCall, openai_server_fixture
@@ -224,34 +225,68 @@ FIRST = Item.from_texts(
 )
 
 
-def against_raising(body: dict[str, Any]) -> Message:
-    """P(A) 0.1 when result A is an exception, 0.9 when B is, else 0.5; a choice between
-    programs gets 0.6 for whichever is shown first."""
-    if "give different results for the same call" not in body["messages"][0]["content"]:
-        return letters(0.6)
-    user = body["messages"][1]["content"]
-    return letters(0.1 if "\nA: raises" in user else 0.9 if "\nB: raises" in user else 0.5)
+def against_raising(predicted: str = "I cannot tell.") -> Any:
+    """Replies: to "what does the call give?", ``predicted``; to "which result?", P(A)
+    0.1 when result A is an exception, 0.9 when B is, else 0.5; to "which program?", 0.6
+    for whichever is shown first."""
+
+    def reply(body: dict[str, Any]) -> Message:
+        system = body["messages"][0]["content"]
+        if system == PREDICT_SYSTEM:
+            return Message(predicted)
+        if "give different results for the same call" not in system:
+            return letters(0.6)
+        user = body["messages"][1]["content"]
+        return letters(0.1 if "\nA: raises" in user else 0.9 if "\nB: raises" in user else 0.5)
+
+    return reply
 
 
-def test_programs_that_differ_on_a_call_are_judged_by_which_result_the_task_asks_for(
-    server,
-) -> None:
-    """Both programs pass the example; on ``first([])`` one raises. The model is asked
-    which result is correct for that call, in both display orders, not which program."""
-    server.default = against_raising
+def test_the_judge_works_out_the_call_where_two_programs_differ(server) -> None:
+    """Both programs pass the example; on ``first([])`` one raises and one returns None.
+    The model works out the call as a doctest would; its result names the program."""
+    server.default = against_raising(predicted="None")
+    (verdict,) = judged(judge(server), ("compare", FIRST, 0, 1))
+    assert verdict.winner == "b" and verdict.via == "own-answer"
+    assert verdict.evidence == ("own-answer",) and "`first([])` gives None" in verdict.reason
+    asked = [r.body["messages"] for r in server.chat_requests]
+    assert all(m[0]["content"] == PREDICT_SYSTEM for m in asked)  # no A-or-B question
+    assert asked[0][1]["content"].endswith(">>> first([])") and len(asked) <= 3
+    assert verdict.cost.calls == len(asked)
+
+
+def test_an_exception_the_model_predicts_names_the_program_that_raises_it(server) -> None:
+    server.default = against_raising(predicted="IndexError: list index out of range")
+    (verdict,) = judged(judge(server), ("compare", FIRST, 1, 0))
+    assert verdict.winner == "b" and verdict.via == "own-answer"
+
+
+def test_an_unreadable_prediction_asks_which_result_the_task_asks_for(server) -> None:
+    """The model's reply is no value: the pair is asked "which result?" about each call
+    where the programs differ, in both display orders, not which program."""
+    server.default = against_raising()
     (verdict,) = judged(judge(server), ("compare", FIRST, 0, 1))
     assert verdict.winner == "b" and verdict.probability == pytest.approx(0.1)
     assert "first([])" in verdict.reason and "A raises IndexError, B returns None" in verdict.reason
     asked = [r.body["messages"] for r in server.chat_requests]
-    assert all("give different results" in m[0]["content"] for m in asked)
-    assert 2 <= len(asked) <= 6 and len(asked) % 2 == 0  # up to 3 calls, both orders each
-    user = asked[0][1]["content"]
+    predictions = [m for m in asked if m[0]["content"] == PREDICT_SYSTEM]
+    questions = [m for m in asked if "give different results" in m[0]["content"]]
+    assert len(predictions) + len(questions) == len(asked)
+    assert 2 <= len(questions) == 2 * len(predictions) <= 6  # up to 3 calls, both orders
+    user = questions[0][1]["content"]
     assert user.startswith("## Task") and "first([])" in user and "def first" in user
     assert "return xs[0]" not in user  # the programs are not shown, only what they gave
 
 
+def test_solve_false_asks_about_results_without_working_them_out(server) -> None:
+    server.default = against_raising(predicted="None")
+    (verdict,) = judged(judge(server, solve=False), ("compare", FIRST, 0, 1))
+    assert verdict.winner == "b" and verdict.via == "model"
+    assert all(r.body["messages"][0]["content"] != PREDICT_SYSTEM for r in server.chat_requests)
+
+
 def test_outputs_zero_asks_which_program(server) -> None:
-    server.default = against_raising
+    server.default = against_raising(predicted="None")
     (verdict,) = judged(judge(server, outputs=0), ("compare", FIRST, 0, 1))
     assert verdict.winner == "tie" and verdict.probability == pytest.approx(0.5)
     assert len(server.chat_requests) == 2

@@ -42,7 +42,8 @@ from rerank.judges.llm.dedup import ClusterDedup
 from rerank.judges.llm.loop import LoopResult, converse
 from rerank.judges.llm.options import LLMOptions, ModelOptions
 from rerank.judges.llm.parse import unknown_evidence
-from rerank.judges.llm.probabilities import LabelQuestions, NoLogprobs, differing_outputs
+from rerank.judges.llm.predict import Differing, OwnResults, differing_outputs
+from rerank.judges.llm.probabilities import LabelQuestions, NoLogprobs
 from rerank.judges.llm.prompt import Shown, user_message
 from rerank.judges.llm.question import PROTOCOL, Prepared, question_key
 from rerank.judges.llm.route import both_orders_verdict, small_by_size, small_model
@@ -211,6 +212,7 @@ class LLMJudge(BaseJudge):
             pool, lambda: self.cache, self.evidence.assess, temperature=options.temperature
         )
         self.labels = LabelQuestions(pool, lambda: self.cache)
+        self.own_results = OwnResults(pool, lambda: self.cache)
         self._info: ServerInfo | None = None
 
     async def server_info(self) -> ServerInfo:
@@ -243,11 +245,15 @@ class LLMJudge(BaseJudge):
             return False
         return mode == "logprobs" or await self.use_compact()
 
-    async def _solves(self, prepared: Prepared) -> bool:
-        """Whether the model solves this item first (``solve``; auto: compact math)."""
+    async def _solves(self, prepared: Prepared, *, code: bool = False) -> bool:
+        """Whether the model solves this item first (``solve``; auto: compact math), or,
+        with ``code``, works out the calls where two programs differ (auto: compact)."""
         if self.options.solve is False:
             return False
-        return OwnAnswers.applies(prepared, self.options.solve or await self.use_compact())
+        compact = self.options.solve or await self.use_compact()
+        if code:
+            return compact
+        return OwnAnswers.applies(prepared, compact)
 
     @property
     def cache(self) -> VerdictCache | NullCache:
@@ -312,13 +318,19 @@ class LLMJudge(BaseJudge):
             if decided is not None:
                 return decided
         note = own_answer_note(own) if own is not None else None
+        differ: list[Differing] = []
+        if prepared.kind == "code" and self.options.outputs:
+            found = differing_outputs(prepared.standings[a], prepared.standings[b])
+            differ = found[: self.options.outputs]
+        if differ and await self._solves(prepared, code=True):
+            decided, predict_cost = await self.own_results.verdict(prepared, a, b, differ, judge)
+            if decided is not None:
+                return decided
+            solve_cost = solve_cost + predict_cost
         if await self.use_logprobs(prepared):
             ask = self.labels.verdict
-            differ = differing_outputs(prepared.standings[a], prepared.standings[b])
-            if prepared.kind == "code" and differ and self.options.outputs:
-                ask = functools.partial(
-                    self.labels.outputs_verdict, calls=differ[: self.options.outputs]
-                )
+            if differ:
+                ask = functools.partial(self.labels.outputs_verdict, calls=differ)
             try:
                 verdict = await ask(
                     prepared, a, b,

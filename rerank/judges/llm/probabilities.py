@@ -29,7 +29,6 @@ from typing import Any, NoReturn
 
 from rerank.errors import RequestRejectedError
 from rerank.judges.base import Cost, Score, Verdict, Via
-from rerank.judges.evidence import Standing
 from rerank.judges.llm.logprobs import (
     LabelRead,
     describe,
@@ -37,6 +36,7 @@ from rerank.judges.llm.logprobs import (
     position_free,
     verdict_from_probability,
 )
+from rerank.judges.llm.predict import Differing
 from rerank.judges.llm.prompt import (
     CHOICE_LABELS,
     YES_NO,
@@ -55,10 +55,8 @@ from rerank.text import clip
 __all__ = [
     "TOP_LOGPROBS",
     "Answer",
-    "Differing",
     "LabelQuestions",
     "NoLogprobs",
-    "differing_outputs",
 ]
 
 #: Alternatives asked for the first token: OpenAI's maximum, and plenty to find both labels.
@@ -368,36 +366,3 @@ def _verdict(reads: Sequence[_Read], margin: float, judge: str, what: str) -> Ve
         via=via,
         probability=p,
     )
-
-
-@dataclass(frozen=True)
-class Differing:
-    """A behaviour probe on which two programs differ: the ``call``, and what the first
-    and the second program gave (``results``)."""
-
-    call: str
-    results: tuple[str, str]
-
-
-def differing_outputs(first: Standing, second: Standing) -> list[Differing]:
-    """The probe calls whose results the two candidates' evidence counts as different
-    (:attr:`rerank.evidence.Evidence.outputs`), in probe order: the item's own calls, then
-    mutated ones. Empty without outputs on either side.
-
-    >>> from rerank.evidence import Evidence, Output
-    >>> def standing(*outs):
-    ...     return Standing(0, None, None, 1, Evidence("code", outputs=outs))
-    >>> same, other = Output("f(1)", "returns 1", "=1"), Output("f(2)", "returns 2", "=2")
-    >>> broken = Output("f(2)", "raises E", "crash")
-    >>> differing_outputs(standing(same, other), standing(same, broken))
-    [Differing(call='f(2)', results=('returns 2', 'raises E'))]
-    """
-    if first.evidence is None or second.evidence is None:
-        return []
-    theirs = {o.call: o for o in second.evidence.outputs}
-    found = []
-    for mine in first.evidence.outputs:
-        other = theirs.get(mine.call)
-        if other is not None and other.key != mine.key:
-            found.append(Differing(mine.call, (mine.result, other.result)))
-    return found
