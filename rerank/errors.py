@@ -9,6 +9,7 @@
     │   ├── CacheError          the verdict cache file cannot be used (names the file)
     │   ├── ModelUnavailable    a local judge model is not installed or fails its digest
     │   └── SkillError          a skill package is invalid (every problem: file and field)
+    ├── EnvError                a candidates' Python environment cannot be built or used
     ├── SandboxError            the code sandbox itself failed (rerank.sandbox)
     │   └── SandboxUnavailable  this machine cannot bound untrusted code: nothing is run
     └── JudgeError              a judge could not produce a verdict at all
@@ -32,6 +33,7 @@ __all__ = [
     "CacheError",
     "ConfigError",
     "EndpointError",
+    "EnvError",
     "InputError",
     "JudgeError",
     "MalformedResponse",
@@ -148,6 +150,10 @@ class SkillError(ConfigError):
 class _Problem(Protocol):
     @property
     def skill(self) -> str: ...
+
+
+class EnvError(RerankError):
+    """An environment could not be built or used (names the directory and what failed)."""
 
 
 class SandboxError(RerankError):

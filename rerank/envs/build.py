@@ -51,7 +51,7 @@ from rerank.envs.requirements import (
     series,
     wheel_versions,
 )
-from rerank.errors import RerankError
+from rerank.errors import EnvError
 
 __all__ = ["FREEZE", "MIN_PYTHON", "RECORD", "EnvError", "Package", "create_env", "read_record"]
 
@@ -65,10 +65,6 @@ MIN_PYTHON = (3, 10)
 _PIP_UNREACHABLE = ("NewConnectionError", "Could not fetch URL", "ConnectTimeout", "ProxyError")
 _MAX_ROUNDS = 12
 Progress = Callable[[str], None]
-
-
-class EnvError(RerankError):
-    """An environment could not be built or used (names the directory and what failed)."""
 
 
 @dataclass
