@@ -14,9 +14,14 @@ measures, each on the same file, judge and seed:
 3. ``--data-items`` prompts x ``--data-candidates`` candidates made inside the cluster,
    selected by ``select_dataset`` with the simulated judge and written as parquet: wall
    time, the driver's peak RSS, rows written, ids once.
+4. With ``--report``: ``rerank report`` of ``--file`` (first ``--limit`` items) with the
+   report's default strategies and judge, in one process (``run_report``) and through
+   ``run_report_on_ray`` with 1 and 2 workers; metrics compared with the single-process
+   ones (all but timings). ``--report-only`` skips 1-3.
 
     python benchmarks/scale.py [--file F] [--limit N] [--synthetic 5000]
         [--data-items 100000] [--data-candidates 16] [--cpus 2] [--skip-data]
+        [--report] [--report-only]
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from typing import Any
 import ray
 import ray.data
 
-from rerank.ray import run_select_on_ray, select_dataset
+from rerank.ray import run_report_on_ray, run_select_on_ray, select_dataset
+from rerank.report import ReportConfig, run_report
 from rerank.run import RunOptions, run_select
 from rerank.selector import StrategyConfig
 
@@ -87,6 +93,41 @@ def compare(label: str, paths: list[str], judge: str, limit: int | None, tmp: Pa
             f"| {label} | {name} | {n} | {n / summary.elapsed:.1f} | {per_item * 1000:.2f} | "
             f"{(per_item - base) * 1000:+.2f} | {wall - summary.elapsed:.1f} | "
             f"{cpu / n * 1000:.3f} | {'yes' if _rows(out) == expected else 'NO'} |"
+        )
+    return lines
+
+
+def _untimed(value: Any) -> Any:
+    """A report's metrics without what measures time."""
+    if isinstance(value, dict):
+        return {k: _untimed(v) for k, v in value.items() if "seconds" not in k}
+    if isinstance(value, list):
+        return [_untimed(v) for v in value]
+    return value
+
+
+def compare_report(path: str, limit: int | None, tmp: Path) -> list[str]:
+    """``rerank report`` of one file three ways; table rows."""
+    config = ReportConfig(limit=limit)
+    runs: list[tuple[str, dict[str, Any], float, float]] = []
+    report, wall, cpu = _timed(lambda: run_report([path], config, out=tmp / "report-single"))
+    runs.append(("one process", report, wall, cpu))
+    for workers in (1, 2):
+        report, wall, cpu = _timed(
+            lambda w=workers: run_report_on_ray(
+                [path], config, out=tmp / f"report-ray{w}", workers=w, say=lambda m: None
+            )
+        )
+        runs.append((f"Ray, {workers} worker(s)", report, wall, cpu))
+    expected = _untimed(runs[0][1]["groups"])
+    lines = []
+    for name, report, wall, cpu in runs:
+        n = report["groups"][0]["items"]
+        seconds = report["run"]["seconds"]  # the report itself, workers started
+        lines.append(
+            f"| {Path(path).name.split('.')[0]}, report | {name} | {n} | {seconds:.1f} | "
+            f"{n / seconds:.2f} | {wall:.1f} | {cpu:.1f} | "
+            f"{'yes' if _untimed(report['groups']) == expected else 'NO'} |"
         )
     return lines
 
@@ -176,6 +217,8 @@ def main() -> None:
     parser.add_argument("--data-candidates", type=int, default=16)
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--skip-data", action="store_true")
+    parser.add_argument("--report", action="store_true", help="also rerank report of --file")
+    parser.add_argument("--report-only", action="store_true", help="only rerank report")
     args = parser.parse_args()
     logging.getLogger("ray").setLevel(logging.WARNING)
     ray.init(
@@ -192,6 +235,15 @@ def main() -> None:
           f"ray {ray.__version__}, cluster of {args.cpus} CPUs")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
+        if args.report or args.report_only:
+            print("\n| file | run | items | report s | items/s | wall s (with start) | "
+                  "driver CPU s | metrics equal |")  # fmt: skip
+            print("|---|---|---:|---:|---:|---:|---:|---|")
+            for line in compare_report(args.file, args.limit, tmp):
+                print(line, flush=True)
+            if args.report_only:
+                ray.shutdown()
+                return
         print("\n| file, judge | run | items | items/s | ms/item | vs one process | start s | "
               "driver CPU ms/item | rows equal |")  # fmt: skip
         print("|---|---|---:|---:|---:|---:|---:|---:|---|")

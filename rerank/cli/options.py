@@ -26,6 +26,8 @@ __all__ = [
     "match_options",
     "parse_checkpoints",
     "progress_option",
+    "ray_address",
+    "ray_option",
     "seed_option",
 ]
 
@@ -86,6 +88,31 @@ def checkpoints_option(help: str) -> Decorator:
 def expose_option(help: str) -> Decorator:
     """``--expose``: hidden fields granted to the judge (repeatable)."""
     return click.option("--expose", multiple=True, metavar="FIELD", help=help)
+
+
+#: What ``--ray`` given without an address holds: start a cluster on this machine.
+_LOCAL_CLUSTER = "local"
+
+
+def ray_option(same: str) -> Decorator:
+    """``--ray [ADDRESS]``: run on a Ray cluster (:func:`ray_address` reads it); ``same``
+    says what stays as in one process."""
+    return click.option(
+        "--ray",
+        "ray_cluster",
+        is_flag=False,
+        flag_value=_LOCAL_CLUSTER,
+        default=None,
+        metavar="[ADDRESS]",
+        help="Run the items on a Ray cluster (pip install 'rerank[ray]'): 'auto' joins a "
+        f"running one, an address joins that one, no value starts one here. {same} "
+        "(docs/scale.md).",
+    )
+
+
+def ray_address(value: str) -> str | None:
+    """The address ``rerank.ray`` takes for a given ``--ray`` (None: start a cluster here)."""
+    return None if value == _LOCAL_CLUSTER else value
 
 
 progress_option: Decorator = click.option(

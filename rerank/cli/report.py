@@ -2,13 +2,16 @@
 ``--selections``, :func:`rerank.report.arun_selection_report`), prints where.
 
 Its run, strategy and LLM judge options are ``rerank select``'s (:mod:`rerank.cli.options`),
-and its model judges are built as ``select`` builds them (:mod:`rerank.cli.judges`).
+and its model judges are built as ``select`` builds them (:mod:`rerank.cli.judges`); with
+``--ray`` each cluster worker builds them from the same recipes
+(:func:`rerank.ray.run_report_on_ray`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ import click
 from click.core import ParameterSource
 
 from rerank.cli.errors import one_line_errors
-from rerank.cli.judges import llm_judge, resolve_exec_python
+from rerank.cli.judges import judge_recipe, resolve_exec_python
 from rerank.cli.options import (
     LLM_OPTIONS,
     checkpoints_option,
@@ -27,6 +30,8 @@ from rerank.cli.options import (
     llm_options,
     match_options,
     progress_option,
+    ray_address,
+    ray_option,
     seed_option,
 )
 from rerank.judges import EvidenceJudge, Judge, create_judge, parse_spec
@@ -59,36 +64,52 @@ _RUN_OPTIONS = (
 )
 
 
-def _report_judges(
-    judges: tuple[str, ...],
-    strategies: tuple[str, ...],
-    concurrency: int,
-    llm: dict[str, Any],
-    exec_python: str | None = None,
-) -> list[Judge | str]:
-    """The judges to compare: each model judge spec (``llm``, ``local``, ...) built with the
-    LLM options exactly as ``select`` builds it; ``--base-url`` alone means ``--judge llm``.
-    With ``exec_python`` every judge that runs code candidates runs them there, all on
-    one evidence judge (so each item's evidence is computed once)."""
+#: A judge to compare: its spec, and the options a model judge is built with (else None).
+Recipe = tuple[str, dict[str, Any] | None]
+
+
+def _recipes(
+    judges: tuple[str, ...], strategies: tuple[str, ...], concurrency: int, llm: dict[str, Any]
+) -> list[Recipe]:
+    """The judges to compare: each model judge spec (``llm``, ``local``, ...) with the LLM
+    options exactly as ``select`` takes them (:func:`~rerank.cli.judges.judge_recipe`);
+    ``--base-url`` alone means ``--judge llm``."""
     specs = judges or (("llm",) if llm["base_url"] else DEFAULT_REPORT_JUDGES)
-    # llm_judge refuses vote, which needs no judge; the report runs vote once, judge-less.
+    # judge_recipe refuses vote, which needs no judge; the report runs vote once, judge-less.
     strategy = next((s for s in strategies if s != "vote"), "vote")
-    evidence = EvidenceJudge(exec_python=exec_python) if exec_python else None
     if not any(parse_spec(spec)[0] in MODEL_JUDGES for spec in specs):
-        llm_judge(specs[0], strategy, concurrency, llm)  # LLM options here: a usage error
-    chosen: list[Judge | str] = []
+        judge_recipe(specs[0], strategy, concurrency, llm)  # LLM options here: a usage error
+    recipes: list[Recipe] = []
     for spec in specs:
         if parse_spec(spec)[0] in MODEL_JUDGES:
-            built = llm_judge(spec, strategy, concurrency, llm, evidence=evidence)
-            assert built is not None  # a model judge's spec builds one
-            chosen.append(built)
+            built, options = judge_recipe(spec, strategy, concurrency, llm)
+            assert built is not None  # a model judge's spec
+            recipes.append((built, options))
+        else:
+            recipes.append((spec, None))
+    return recipes
+
+
+def _report_judges(
+    recipes: list[Recipe], exec_python: str | None = None
+) -> tuple[list[Judge | str], EvidenceJudge | None]:
+    """The judges of ``recipes``, built here: model judges with their options, the rest
+    left as specs. With ``exec_python`` every judge that runs code candidates runs them
+    there, all on one evidence judge (so each item's evidence is computed once), which is
+    returned for the majority vote (else None)."""
+    evidence = EvidenceJudge(exec_python=exec_python) if exec_python else None
+    chosen: list[Judge | str] = []
+    for spec, options in recipes:
+        if options is not None:  # a model judge
+            shared = {"evidence": evidence} if evidence is not None else {}
+            chosen.append(create_judge(spec, **options, **shared))
         elif evidence is not None and spec.strip() == "evidence":
             chosen.append(evidence)
         elif exec_python is not None:
             chosen.append(create_judge(spec, **judge_options(spec, exec_python=exec_python)))
         else:
             chosen.append(spec)
-    return chosen
+    return chosen, evidence
 
 
 def _fields(scores: str | None, tests: str | None, inputs: str | None) -> Fields:
@@ -208,6 +229,7 @@ class _Progress:
 @match_options
 @concurrency_option("Items in flight at once.")
 @progress_option
+@ray_option("Same metrics and files; metrics.json says how many workers ran")
 @llm_options
 def report(
     inputs: tuple[str, ...],
@@ -231,6 +253,7 @@ def report(
     progress: bool | None,
     exec_env: str | None,
     exec_python: str | None,
+    ray_cluster: str | None,
     **llm: Any,
 ) -> None:
     """Score strategies and judges on labelled candidates: INPUTS are candidate files
@@ -258,6 +281,8 @@ def report(
         raise click.UsageError("--labels goes with --selections")
     elif not inputs:
         raise click.UsageError("give candidate files (INPUTS), or --selections and --labels")
+    if selections and ray_cluster is not None:
+        raise click.UsageError("--ray runs strategies; --selections scores rows already made")
     if progress is None:
         progress = sys.stderr.isatty()
     bar = _Progress() if progress else None
@@ -279,12 +304,32 @@ def report(
                 fields=_fields(scores_field, tests_field, inputs_field),
             )
             if selections:
-                run = arun_selection_report(selections, labels, config, out=out, progress=bar)
+                asyncio.run(
+                    arun_selection_report(selections, labels, config, out=out, progress=bar)
+                )
             else:
                 python = resolve_exec_python(exec_env, exec_python)
-                chosen = _report_judges(judges, config.strategies, concurrency, llm, python)
-                run = arun_report(inputs, config, out=out, progress=bar, judges=chosen)
-            asyncio.run(run)
+                recipes = _recipes(judges, config.strategies, concurrency, llm)
+                if ray_cluster is not None:
+                    # Each worker builds the judges from their recipes; the driver scores.
+                    from rerank.ray import run_report_on_ray
+
+                    run_report_on_ray(
+                        inputs,
+                        replace(config, judges=tuple(spec for spec, _ in recipes)),
+                        out=out,
+                        progress=bar,
+                        judge_options={spec: o for spec, o in recipes if o is not None},
+                        exec_python=python,
+                        address=ray_address(ray_cluster),
+                    )
+                else:
+                    chosen, evidence = _report_judges(recipes, python)
+                    asyncio.run(
+                        arun_report(
+                            inputs, config, out=out, progress=bar, judges=chosen, evidence=evidence
+                        )
+                    )
     finally:
         if bar is not None:
             bar.close()

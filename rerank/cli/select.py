@@ -21,6 +21,8 @@ from rerank.cli.options import (
     llm_options,
     match_options,
     progress_option,
+    ray_address,
+    ray_option,
     seed_option,
 )
 from rerank.cli.summary import Accuracy, details, summary_line
@@ -126,17 +128,7 @@ async def _run(options: RunOptions, accuracy: Accuracy) -> RunSummary:
     is_flag=True,
     help="On an internal error (a bug), print its traceback instead of saving it to a file.",
 )
-@click.option(
-    "--ray",
-    "ray_address",
-    is_flag=False,
-    flag_value="local",
-    default=None,
-    metavar="[ADDRESS]",
-    help="Run the items on a Ray cluster (pip install 'rerank[ray]'): 'auto' joins a running "
-    "one, an address joins that one, no value starts one here. Same rows, trace and "
-    "--resume (docs/scale.md).",
-)
+@ray_option("Same rows, trace and --resume")
 @exec_options
 @llm_options
 def select_command(
@@ -166,7 +158,7 @@ def select_command(
     debug: bool,
     exec_env: str | None,
     exec_python: str | None,
-    ray_address: str | None,
+    ray_cluster: str | None,
     **llm: Any,
 ) -> None:
     """Choose the best candidate for every prompt in FILES (JSON lines, JETTS, parquet,
@@ -217,7 +209,7 @@ def select_command(
             exec_python=python,
         )
         accuracy = Accuracy()
-        if ray_address is not None:
+        if ray_cluster is not None:
             # Each worker builds the judge from its recipe (and its own evidence judge on
             # options.exec_python); the driver writes the rows.
             from rerank.ray import run_select_on_ray
@@ -226,7 +218,7 @@ def select_command(
             options.judge = spec
             summary = run_select_on_ray(
                 options,
-                address=None if ray_address == "local" else ray_address,
+                address=ray_address(ray_cluster),
                 judge_options=judge_options,
                 observe=lambda item, rows: accuracy.add(item, rows.row["selected"]),
             )

@@ -186,20 +186,25 @@ class JudgeRecipe:
         share: int | list[int] = shares[0] if len(shares) == 1 else shares
         return replace(self, options={**self.options, "concurrency": share})
 
-    def build(self, guard: SandboxGuard) -> tuple[Judge | None, EvidenceJudge | None]:
+    def build(
+        self, guard: SandboxGuard, evidence: EvidenceJudge | None = None
+    ) -> tuple[Judge | None, EvidenceJudge | None]:
         """The judge (None for vote) and the evidence judge it builds on, if any, with
-        verifiers that fail closed through ``guard``."""
-        verifiers: dict[str, Verifier] | None = None
-        if self.runs_code:
-            built = default_verifiers(self.exec_python)
-            verifiers = {kind: FailClosedVerifier(v, guard) for kind, v in built.items()}
+        verifiers that fail closed through ``guard``. ``evidence``: the worker's own for a
+        model judge (or vote) to build on, sharing its verifiers and cache (default: a new
+        one)."""
+        if self.spec is not None and not self.runs_code:
+            return create_judge(self.spec, **self.options), None
         if self.spec is not None and self.name == "evidence":
-            judge = create_judge(self.spec, verifiers=verifiers, **self.options)
+            judge = create_judge(self.spec, verifiers=self._verifiers(guard), **self.options)
             return judge, judge if isinstance(judge, EvidenceJudge) else None
-        evidence = None
-        if verifiers is not None:
-            evidence = EvidenceJudge(verifiers, exec_python=self.exec_python)
+        if evidence is None:
+            evidence = EvidenceJudge(self._verifiers(guard), exec_python=self.exec_python)
         if self.spec is None:
             return None, evidence
-        extra = {"evidence": evidence} if evidence is not None else {}
-        return create_judge(self.spec, **self.options, **extra), evidence
+        return create_judge(self.spec, **self.options, evidence=evidence), evidence
+
+    def _verifiers(self, guard: SandboxGuard) -> dict[str, Verifier]:
+        """The default verifiers on this recipe's interpreter, failing closed."""
+        built = default_verifiers(self.exec_python)
+        return {kind: FailClosedVerifier(v, guard) for kind, v in built.items()}

@@ -18,130 +18,22 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rerank.errors import ConfigError, JudgeError
 from rerank.items import Item
-from rerank.judges import Judge, Score, Verdict
-from rerank.ray.cluster import cluster_cpus, connect, disconnect, require_ray
+from rerank.judges import Score, Verdict
+from rerank.ray.actors import Dispatch, WorkerLost, workers_on_cluster
 from rerank.ray.judging import JudgeRecipe
 from rerank.ray.worker import ItemWorker
 from rerank.run import ItemRows, RunOptions, RunSummary, check_run_options, run_select
 
-__all__ = ["WorkerLost", "run_select_on_ray", "start_workers", "stop_workers"]
-
-#: Times an item is retried on a restarted worker after its worker process died.
-TASK_RETRIES = 3
-#: Seconds to wait for the workers to start (a busy or autoscaling cluster is slower).
-START_TIMEOUT = 300.0
+__all__ = ["WorkerLost", "run_select_on_ray"]
 
 
 #: Called on the driver with each item and its rows as they come back (in any order).
 Observer = Callable[[Item, ItemRows], None]
-
-
-class WorkerLost(JudgeError):
-    """The worker running an item died more often than it may be retried."""
-
-
-def start_workers(
-    recipe: JudgeRecipe,
-    options: RunOptions,
-    *,
-    workers: int,
-    cpus_per_worker: float,
-    say: Callable[[str], None],
-) -> tuple[list[Any], Judge | None]:
-    """Start ``workers`` actors, wait until each has built its judge and checked its
-    node's sandbox, and say where they run. Returns them, and their judge as the driver
-    names the run (None: vote)."""
-    ray = require_ray()
-    actor = ray.remote(ItemWorker).options(
-        num_cpus=cpus_per_worker,
-        max_restarts=-1,
-        max_task_retries=TASK_RETRIES,
-        max_concurrency=2 * options.concurrency + 2,  # its items, and ready/close calls
-        scheduling_strategy="SPREAD",
-    )
-    recipe = recipe.for_workers(workers)
-    handles = [
-        actor.remote(
-            recipe, options.config, concurrency=options.concurrency, trace=bool(options.trace)
-        )
-        for _ in range(workers)
-    ]
-    refs = [h.ready.remote() for h in handles]
-    done, waiting = ray.wait(refs, num_returns=len(refs), timeout=START_TIMEOUT)
-    if waiting:
-        stop_workers(handles)
-        raise ConfigError(
-            f"only {len(done)} of {workers} Ray workers started within {START_TIMEOUT:.0f}s "
-            f"({cpus_per_worker:g} CPU each): the cluster lacks free CPUs; ask for fewer workers"
-        )
-    try:
-        infos = ray.get(refs)
-    except Exception as exc:
-        stop_workers(handles)
-        raise _cause(exc) from None
-    nodes = {i["node_id"] for i in infos}
-    sandboxes = sorted({i["sandbox"] for i in infos if i["sandbox"]})
-    sandbox = f", sandbox: {', '.join(sandboxes)}" if sandboxes else ""
-    say(f"ray: {workers} workers on {len(nodes)} node(s){sandbox}")
-    judge = infos[0]["judge"]
-    return handles, _RunName(*judge) if judge is not None else None
-
-
-def stop_workers(handles: Sequence[Any], *, timeout: float = 30.0) -> None:
-    """Let each worker close its judge (sandbox pools, clients), then end it."""
-    ray = require_ray()
-    refs = [h.close.remote() for h in handles]
-    ray.wait(refs, num_returns=len(refs), timeout=timeout)
-    for handle in handles:
-        ray.kill(handle)
-
-
-def _cause(exc: BaseException) -> BaseException:
-    """The exception a worker raised, as itself (not wrapped in Ray's, with its traceback
-    in the message); a dead worker as :class:`WorkerLost`."""
-    from ray.exceptions import RayActorError, RayTaskError
-
-    if isinstance(exc, RayTaskError) and exc.cause is not None:
-        return exc.cause
-    if isinstance(exc, RayActorError):
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return WorkerLost(
-            f"its Ray worker died (retried {TASK_RETRIES} times on a restarted one): {first}"
-        )
-    return exc
-
-
-class _Dispatch:
-    """Sends each item to the worker with the fewest items in flight, at most
-    ``per_worker`` each; waits for a free slot when all are full."""
-
-    def __init__(
-        self, handles: Sequence[Any], per_worker: int, observe: Observer | None = None
-    ) -> None:
-        self.handles = list(handles)
-        self.load = [0] * len(self.handles)
-        self.slots = asyncio.Semaphore(len(self.handles) * per_worker)
-        self.observe = observe
-
-    async def __call__(self, item: Item) -> ItemRows:
-        async with self.slots:
-            index = min(range(len(self.load)), key=self.load.__getitem__)
-            self.load[index] += 1
-            try:
-                rows: ItemRows = await self.handles[index].run.remote(item)
-            except Exception as exc:
-                raise _cause(exc) from None
-            finally:
-                self.load[index] -= 1
-        if self.observe is not None:
-            self.observe(item, rows)
-        return rows
 
 
 @dataclass
@@ -194,37 +86,31 @@ def run_select_on_ray(
     """
     say = say or (lambda message: print(message, file=sys.stderr))
     check_run_options(options)
-    if cpus_per_worker <= 0:
-        raise ConfigError("cpus_per_worker must be positive")
-    if workers is not None and workers < 1:
-        raise ConfigError("workers must be at least 1")
     recipe = JudgeRecipe.resolve(
         options.judge, options.config, judge_options, exec_python=options.exec_python
     )
-    connected = connect(address, runtime_env=runtime_env)
-    handles: list[Any] = []
-    try:
-        if workers is None:
-            workers = max(1, int(cluster_cpus() // cpus_per_worker))
-            cap = recipe.max_workers()
-            if cap is not None:
-                workers = min(workers, cap)
-        handles, named = start_workers(
-            recipe,
-            options,
-            workers=workers,
-            cpus_per_worker=cpus_per_worker,
-            say=say,
-        )
-        per_worker = 2 * options.concurrency
+    per_worker = 2 * options.concurrency
+    with workers_on_cluster(
+        ItemWorker,
+        [recipe],
+        lambda shares: {
+            "recipe": shares[0],
+            "config": options.config,
+            "concurrency": options.concurrency,
+            "trace": bool(options.trace),
+        },
+        address=address,
+        runtime_env=runtime_env,
+        workers=workers,
+        cpus_per_worker=cpus_per_worker,
+        per_worker=per_worker,
+        say=say,
+    ) as started:
+        judge = started.infos[0]["judge"]
         run = run_select(
-            replace(options, judge=named),
+            replace(options, judge=_RunName(*judge) if judge is not None else None),
             say=say,
-            execute=_Dispatch(handles, per_worker, observe),
-            window=2 * workers * per_worker,
+            execute=Dispatch[ItemRows](started.handles, "run", per_worker, observe),
+            window=2 * len(started.handles) * per_worker,
         )
         return asyncio.run(run)
-    finally:
-        if handles:
-            stop_workers(handles)
-        disconnect(connected)

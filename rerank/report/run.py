@@ -17,6 +17,11 @@ Python users call :func:`run_report` (or :func:`arun_report` inside an event loo
 
 To score selections already made by ``rerank select`` instead of running strategies, see
 :mod:`rerank.report.selections`.
+
+Each item's record is made by a :class:`ReportRunner` (every selector on the item); a
+:class:`RecordExecutor` given as ``execute=`` makes them elsewhere instead
+(:mod:`rerank.ray` on a cluster) while :func:`arun_report` reads the items, keeps their
+order, scores and writes, exactly as in one process.
 """
 
 from __future__ import annotations
@@ -25,11 +30,11 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from rerank.errors import InputError
+from rerank.errors import ConfigError, InputError
 from rerank.items import Item
 from rerank.judges import EvidenceJudge, Judge, create_judge, parse_spec
 from rerank.outputs import result_row
@@ -43,6 +48,7 @@ from rerank.report.types import (
     ItemRecord,
     ProgressCallback,
     ReportConfig,
+    Selector,
     Source,
     selector_name,
 )
@@ -50,6 +56,9 @@ from rerank.selector import MODEL_JUDGES, StrategyConfig, resolve_judge, select_
 from rerank.sources import is_dataset_folder, source_rows
 
 __all__ = [
+    "RecordExecutor",
+    "ReportPlan",
+    "ReportRunner",
     "arun_report",
     "baseline_record",
     "find_sources",
@@ -190,10 +199,52 @@ def _asks_a_model(judge: Judge | None) -> bool:
     return judge is not None and parse_spec(judge.spec)[0] in MODEL_JUDGES
 
 
-class _Runner:
-    """Runs every selector on every item, with one judge instance per spec for the run."""
+@dataclass(frozen=True)
+class ReportPlan:
+    """What every record of a report holds, known before any item runs: the judges
+    compared (spec: whether it reads labels), and the selectors (strategy, judge spec)."""
 
-    def __init__(self, config: ReportConfig, judges: Sequence[Judge | str] | None) -> None:
+    judges: dict[str, bool]
+    selectors: list[Selector]
+
+
+class RecordExecutor(Protocol):
+    """Makes items' records (:class:`ReportRunner` in this process; ``rerank.ray`` sends
+    them to a cluster). :func:`arun_report` reads the items, keeps their order, scores and
+    writes."""
+
+    @property
+    def plan(self) -> ReportPlan:
+        """The judges and selectors every record has rows for."""
+        ...
+
+    @property
+    def runs_on(self) -> dict[str, Any]:
+        """Where the records were made, added to ``metrics.json``'s ``run`` (``{}``: here)."""
+        ...
+
+    async def record(self, item: Item) -> ItemRecord:
+        """The item's record: baselines, every selector's row, the curves."""
+        ...
+
+
+class ReportRunner:
+    """Runs every selector on every item, with one judge instance per spec for the run.
+
+    Parameters
+    ----------
+    config : what to compare.
+    judges : judges or specs (default ``config.judges``).
+    evidence : the evidence judge of the majority vote when none of ``judges`` is one
+        (default: a new one); a cluster worker passes its own, whose sandbox fails closed.
+    """
+
+    def __init__(
+        self,
+        config: ReportConfig,
+        judges: Sequence[Judge | str] | None,
+        evidence: EvidenceJudge | None = None,
+    ) -> None:
         self.config = config
         self.judges: dict[str, Judge] = {}
         for given in config.judges if judges is None else judges:
@@ -203,7 +254,7 @@ class _Runner:
         # Majority vote reads evidence signatures: share the evidence judge when it is one
         # of the judges compared, so evidence is computed once per item.
         shared = next((j for j in self.judges.values() if isinstance(j, EvidenceJudge)), None)
-        self.evidence = shared or EvidenceJudge()
+        self.evidence = shared or evidence or EvidenceJudge()
         self.selectors: list[tuple[StrategyConfig, Judge | None]] = []
         for name in config.strategies:
             strategy = config.strategy(name)
@@ -219,7 +270,18 @@ class _Runner:
             if not _asks_a_model(j)
         ]
 
-    async def item(self, item: Item) -> ItemRecord:
+    @property
+    def plan(self) -> ReportPlan:
+        return ReportPlan(
+            {spec: judge.reads_labels for spec, judge in self.judges.items()},
+            [(s.name, j.spec if j else None) for s, j in self.selectors],
+        )
+
+    @property
+    def runs_on(self) -> dict[str, Any]:
+        return {}
+
+    async def record(self, item: Item) -> ItemRecord:
         record = await baseline_record(item, self.evidence, self.config.seed, self.judges.values())
         for strategy, judge in self.selectors:
             result = await select_item(item, strategy, judge, evidence=self.evidence)
@@ -270,18 +332,20 @@ async def gather_records(
 
 
 async def _source_records(
-    runner: _Runner, source: Source, progress: ProgressCallback | None
+    record: Callable[[Item], Awaitable[ItemRecord]],
+    source: Source,
+    config: ReportConfig,
+    window: int,
+    progress: ProgressCallback | None,
 ) -> list[ItemRecord]:
     items: list[Item] = []
-    for item in read_labelled(source, runner.config, runner.config.expose):
-        if runner.config.limit is not None and len(items) >= runner.config.limit:
+    for item in read_labelled(source, config, config.expose):
+        if config.limit is not None and len(items) >= config.limit:
             break
         items.append(item)
     if not items:
         raise InputError("no items to report on", file=str(source.path))
-    return await gather_records(
-        items, runner.item, source, concurrency=runner.config.concurrency, progress=progress
-    )
+    return await gather_records(items, record, source, concurrency=window, progress=progress)
 
 
 def label_use(
@@ -343,6 +407,9 @@ async def arun_report(
     out: str | Path | None = None,
     progress: ProgressCallback | None = None,
     judges: Sequence[Judge | str] | None = None,
+    execute: RecordExecutor | None = None,
+    window: int | None = None,
+    evidence: EvidenceJudge | None = None,
 ) -> dict[str, Any]:
     """Run every strategy with every judge on labelled candidate files, and score them.
 
@@ -356,6 +423,14 @@ async def arun_report(
     judges : the judges (default ``config.judges``); may hold judges built by the
         caller, such as an LLM judge with its endpoints. The report closes them when it
         ends.
+    execute : makes the items' records elsewhere, with judges of its own (default: a
+        :class:`ReportRunner` here, on ``judges``); ``rerank.ray`` passes one that sends
+        each item to a cluster worker. Reading, item order, scoring and the files are the
+        same either way; where it ran is added to ``metrics.json``'s ``run``.
+    window : items whose records are in the making at once (default
+        ``config.concurrency``).
+    evidence : the evidence judge the majority vote reads when none of ``judges`` is
+        one (default: a new one), such as one running code in another environment.
 
     Returns
     -------
@@ -366,27 +441,34 @@ async def arun_report(
     InputError
         A missing or empty file, a malformed row, a candidate without a label.
     ConfigError
-        An unknown judge or bad judge arguments.
+        An unknown judge or bad judge arguments; both ``judges`` and ``execute``.
     """
     config = config or ReportConfig()
+    if execute is not None and judges is not None:
+        raise ConfigError("arun_report takes judges or an executor (with its own), not both")
     started = provenance()
-    runner = _Runner(config, judges)
+    runner: ReportRunner | None = None
+    if execute is None:
+        runner = execute = ReportRunner(config, judges, evidence)
+    plan = execute.plan
     groups: list[Group] = []
     try:
         sources = find_sources(inputs)
         for source in sources:
-            records = await _source_records(runner, source, progress)
-            selectors = [(s.name, j.spec if j else None) for s, j in runner.selectors]
-            groups.append((source, records, group_metrics(source, records, selectors, config)))
+            records = await _source_records(
+                execute.record, source, config, window or config.concurrency, progress
+            )
+            groups.append((source, records, group_metrics(source, records, plan.selectors, config)))
     finally:
-        await runner.aclose()
-    readers = [spec for spec, j in runner.judges.items() if j.reads_labels]
-    blind = [spec for spec in runner.judges if spec not in readers]
+        if runner is not None:
+            await runner.aclose()
+    readers = [spec for spec, reads in plan.judges.items() if reads]
+    blind = [spec for spec in plan.judges if spec not in readers]
     report = {
-        "run": started.finish(),
+        "run": {**started.finish(), **execute.runs_on},
         "config": {
             **asdict(config),
-            "judges": list(runner.judges),
+            "judges": list(plan.judges),
             "inputs": [str(s.path) for s in sources],
         },
         "label_use": label_use(readers, blind, config.expose, groups),

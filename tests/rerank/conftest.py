@@ -1,4 +1,5 @@
-"""Shared fixtures: writing candidate files, and a judge that records what it is shown."""
+"""Shared fixtures: writing candidate files, a judge that records what it is shown, and a
+local Ray cluster on loopback."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from rerank.judges import BaseJudge, Score, Verdict, register_judge
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 EXAMPLES = ROOT / "examples" / "candidates.jsonl"
+#: The Ray cluster's node address: Ray rewrites 127.0.0.1 to the host's outward address,
+#: and any loopback address keeps every byte on this machine.
+RAY_NODE_IP = "127.0.0.2"
 
 
 def write_jsonl(path: Path, rows: list, *, raw_lines: dict[int, bytes] | None = None) -> Path:
@@ -95,3 +99,20 @@ def iso():
     if detected.process_limit == "none":
         pytest.skip(f"no sandbox tier works here: {detected.notes}")
     return detected
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local Ray cluster of 2 CPUs on loopback (node 127.0.0.2) for one test module; its
+    GCS address. Skips where Ray (an optional extra) is not installed."""
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[ray]'")
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level="warning",
+        log_to_driver=False,
+        _node_ip_address=RAY_NODE_IP,
+    )
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()

@@ -1,8 +1,9 @@
 """rerank on a real Ray cluster on loopback: equal results, resume, faults, one endpoint cap.
 
-One local cluster (2 CPUs) serves the module. Its node address is 127.0.0.2: Ray rewrites
-127.0.0.1 to the host's outward address, and any loopback address keeps every byte on
-this machine. The LLM judge's endpoint is rerank's scripted OpenAI server, in this process.
+One local cluster (2 CPUs, the ``cluster`` fixture of conftest) serves the module. Its
+node address is 127.0.0.2: Ray rewrites 127.0.0.1 to the host's outward address, and any
+loopback address keeps every byte on this machine. The LLM judge's endpoint is rerank's
+scripted OpenAI server, in this process.
 """
 
 from __future__ import annotations
@@ -29,26 +30,11 @@ from rerank.run import RunOptions, run_select  # noqa: E402
 from rerank.selector import StrategyConfig  # noqa: E402
 from rerank.testing import Message, OpenAIServer, ToolCall  # noqa: E402
 
-NODE_IP = "127.0.0.2"
+NODE_IP = "127.0.0.2"  # the cluster fixture's node
 ROOT = Path(__file__).resolve().parents[2]
 VERDICT = json.dumps({"winner": "A", "confidence": 0.7, "evidence": [], "reason": "clearer"})
 LATENCY = 0.1  # seconds per scripted LLM reply
 ENDPOINT_CAP = 2  # requests in flight on the endpoint, for the whole cluster
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    """A local Ray cluster of 2 CPUs on loopback; its GCS address."""
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        logging_level="warning",
-        log_to_driver=False,
-        _node_ip_address=NODE_IP,
-    )
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
 
 
 class _SlowServer(OpenAIServer):

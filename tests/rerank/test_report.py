@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 from rerank.cli.report import report
 from rerank.errors import ConfigError, InputError
 from rerank.judges.evidence import EvidenceJudge
-from rerank.report import ReportConfig, run_report
+from rerank.report import ReportConfig, arun_report, run_report
 from rerank.report.run import find_sources
 
 #: Three math items, four candidates each (labels 1 = correct):
@@ -145,6 +146,23 @@ def test_evidence_judge_by_hand_and_computed_once(
         "exposed_resources": [],
         "visible_resources": [],
     }
+
+
+def test_the_vote_reads_the_evidence_judge_it_is_given(data_dir: Path, tmp_path: Path) -> None:
+    """Without an evidence judge among those compared, the majority vote reads the one
+    given (the CLI's, running code in --exec-env), not a new one."""
+
+    class Given(EvidenceJudge):
+        assessed: list[str] = []
+
+        async def assess(self, item):
+            self.assessed.append(item.prompt)
+            return await super().assess(item)
+
+    config = ReportConfig(judges=("simulated:0.8",), strategies=("vote",), bootstrap=10)
+    metrics = asyncio.run(arun_report([data_dir], config, evidence=Given()))
+    assert sorted(set(Given.assessed)) == sorted(prompt for prompt, _, _ in ITEMS)
+    assert _selector(metrics["groups"][0], "vote", None)["accuracy"] == pytest.approx(MAJORITY)
 
 
 def test_summary_tables_and_label_statement(data_dir: Path, tmp_path: Path) -> None:
