@@ -163,9 +163,16 @@ def _run_line(run: dict[str, Any] | None) -> list[str]:
     git = run.get("git")
     commit = f", commit {git['commit'][:12]}{' (modified)' if git['dirty'] else ''}" if git else ""
     m = run["machine"]
+    where = f"{m['cpus_usable']} of {m['cpus']} CPUs ({m['processor']}), Python {m['python']}"
+    ray = run.get("ray")
+    if ray:  # the records were made on a cluster; the driver's machine only scored them
+        where = (
+            f"a Ray cluster: {ray['workers']} workers on {ray['nodes']} node(s), "
+            f"{ray['cpus_per_worker']:g} CPUs each (driver: {where})"
+        )
     return [
         f"rerank {run['rerank_version']}{commit}; {run['started']}, {run['seconds']:.1f} s on "
-        f"{m['cpus_usable']} of {m['cpus']} CPUs ({m['processor']}), Python {m['python']}.",
+        f"{where}.",
         "",
     ]
 

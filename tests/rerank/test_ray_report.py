@@ -80,6 +80,9 @@ def test_examples_report_equals_single_process(cluster, tmp_path, examples_file)
     assert report["run"]["ray"]["workers"] == 2 and report["run"]["ray"]["nodes"] == 1
     assert "ray" not in expected["run"]
     assert json.loads((tmp_path / "ray" / "metrics.json").read_text())["run"] == report["run"]
+    summary = (tmp_path / "ray" / "summary.md").read_text()
+    assert "on a Ray cluster: 2 workers on 1 node(s)" in summary
+    assert "Ray cluster" not in (tmp_path / "single" / "summary.md").read_text()
     assert messages == [m for m in messages if m.startswith("ray: 2 workers on 1 node(s)")]
     assert progress == [(k, 13) for k in range(1, 14)]
     assert report["label_use"]["judges_reading_labels"] == ["simulated:0.8"]
