@@ -169,9 +169,15 @@ def _slow_run(path: Path, out: Path, *options: str) -> list[str]:
     return [sys.executable, "-c", SLOW_RUN, "select", str(path), "--out", str(out), *paced]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stop_mid_run(args: list[str], out: Path, sig: signal.Signals) -> subprocess.Popen:
     """Start ``args``, send ``sig`` once ``out`` has 5 rows, and wait for the process."""
-    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    # A runner started in the background (nohup, `cmd &` in a script) ignores SIGINT, and
+    # so would the child: give it the default disposition, as a terminal would.
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         if out.exists() and out.read_bytes().count(b"\n") >= 5:

@@ -139,7 +139,14 @@ def test_the_command_prints_its_url_and_answers_until_interrupted(labelled):
     policy, and on Ctrl-C says how many requests it answered and exits 0."""
     command = [sys.executable, "-c", "from rerank.cli import main; main()", "serve-scripted"]
     command += ["--policy", "oracle:1", "--labels", str(labelled), "--port", "0"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C reaches it even when the test runner was started with SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")

@@ -441,7 +441,7 @@ def _output(task: _Task, probe: Probe, step: StepResult, op: int) -> Output | No
         call = f"{task.entry_point}({', '.join(repr(a) for a in probe.args or ())})"
     finished = step.status == "ok" or (step.status != "unknown" and op < step.at)
     if finished and op < len(step.ops):
-        result = "returns " + clip(repr(step.ops[op].value), OUTPUT_CHARS)
+        result = "returns " + clip(_shown(step.ops[op].value), OUTPUT_CHARS)
     elif step.status == "raise":
         result = f"raises {step.exception or 'an exception'}"
     elif step.status == "timeout":
@@ -449,6 +449,16 @@ def _output(task: _Task, probe: Probe, step: StepResult, op: int) -> Output | No
     else:
         result = "does not return (its process died)"
     return Output(clip(call, OUTPUT_CHARS), result, key)
+
+
+def _shown(value: Any) -> str:
+    """A value's repr, or what it is when it has none (an int past Python's digit limit)."""
+    try:
+        return repr(value)
+    except ValueError:
+        if isinstance(value, int):
+            return f"an integer of {value.bit_length()} bits"
+        return f"a {type(value).__name__} that cannot be printed"
 
 
 def _unextracted(task: _Task, reason: str) -> Evidence:
