@@ -402,6 +402,12 @@ def _answer(record: dict[str, Any]) -> dict[str, Any]:
     return {"value": decode_value(record.get("v")), "out": str(record.get("out") or "")[:4000]}
 
 
+def _returned(step: StepResult, op: int) -> bool:
+    """Whether operation ``op`` of ``step`` returned a value."""
+    finished = step.status == "ok" or (step.status != "unknown" and op < step.at)
+    return finished and op < len(step.ops)
+
+
 def _probe_text(step: StepResult, op: int, mutated: bool = False) -> str | None:
     """What a probe gave, as signatures compare it; ``None`` when it never ran.
 
@@ -411,8 +417,7 @@ def _probe_text(step: StepResult, op: int, mutated: bool = False) -> str | None:
     that makes every candidate crash puts the same mark in every signature, as if it
     were not there, and the signature stays a function of the candidate alone.
     """
-    finished = step.status == "ok" or (step.status != "unknown" and op < step.at)
-    if finished and op < len(step.ops):
+    if _returned(step, op):
         return "=" + code_values.canonical(step.ops[op].value)
     if mutated:
         return "crash"
@@ -439,8 +444,7 @@ def _output(task: _Task, probe: Probe, step: StepResult, op: int) -> Output | No
         call = probe.source
     else:
         call = f"{task.entry_point}({', '.join(repr(a) for a in probe.args or ())})"
-    finished = step.status == "ok" or (step.status != "unknown" and op < step.at)
-    if finished and op < len(step.ops):
+    if _returned(step, op):
         result = "returns " + clip(_shown(step.ops[op].value), OUTPUT_CHARS)
     elif step.status == "raise":
         result = f"raises {step.exception or 'an exception'}"
@@ -501,21 +505,17 @@ def _evidence(
             elif status in ("error", "timeout") and detail:
                 detail = f"{clip(test.source, 60, squash=True)}: {detail}"
             checks.append(Check(test.id, status, hard=True, detail=detail))
-        texts = [
-            _probe_text(outcome.steps[s], op, probe.mutated)
-            for (s, op), probe in zip(ran.plan.probes, task.probes, strict=True)
-        ]
-        if outcome.load == "ok" and task.probes and None not in texts:
-            joined = "|".join(_digest(str(t)) for t in texts)
-            signature = "code:" + hashlib.sha256(joined.encode()).hexdigest()[:16]
-        if outcome.load == "ok":
-            found = (
+        if outcome.load != "ok":
+            notes.append(outcome.load)
+        else:
+            found = [
                 _output(task, probe, outcome.steps[s], op)
                 for (s, op), probe in zip(ran.plan.probes, task.probes, strict=True)
-            )
+            ]
             outputs = tuple(o for o in found if o is not None)
-        elif outcome.load != "ok":
-            notes.append(outcome.load)
+            if task.probes and len(outputs) == len(found):  # every probe ran
+                joined = "|".join(_digest(o.key) for o in outputs)
+                signature = "code:" + hashlib.sha256(joined.encode()).hexdigest()[:16]
         memory = outcome.limits
         if memory.get("memory_mb"):
             how = memory.get("memory_limit", "rlimit-as")
